@@ -1,0 +1,55 @@
+"""Adam with bias correction (Kingma & Ba 2015), in PyTorch's form."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """Adam.
+
+        g ← ∇θ + λθ                          (L2 as a gradient term, not AdamW)
+        V ← β₁ V + (1 - β₁) g                (first moment)
+        S ← β₂ S + (1 - β₂) g²               (second moment; the assignment writes V here too)
+        V̂ = V / (1 - β₁ᵗ),  Ŝ = S / (1 - β₂ᵗ)  (bias correction: V and S start at 0)
+        θ ← θ - lr · V̂ / (√Ŝ + ε)
+
+    Reference: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015;
+    https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    def _validate(self, group):
+        super()._validate(group)
+        b1, b2 = group["betas"]
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"Adam: invalid betas={group['betas']}; both must be in [0, 1)")
+        if group["eps"] < 0:
+            raise ValueError(f"Adam: invalid eps={group['eps']}; it must be >= 0")
+
+    def _update(self, p, state, group):
+        g = self._grad_with_decay(p, group)
+        b1, b2 = group["betas"]
+        if "exp_avg" not in state:
+            state["exp_avg"] = np.zeros_like(p.data)
+            state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["step"] = np.array(0)
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        state["step"] = np.array(int(state["step"]) + 1)
+        t = int(state["step"])
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * (g * g)
+        bias1 = 1.0 - b1 ** t
+        bias2 = 1.0 - b2 ** t
+        # same arithmetic order as torch.optim.Adam (single-tensor path), so trajectories match
+        denom = np.sqrt(v) / math.sqrt(bias2)
+        denom += group["eps"]
+        p.data -= (group["lr"] / bias1) * (m / denom)

@@ -1,0 +1,104 @@
+"""Optimizer base: PyTorch-style parameter groups, validation, flat array state dicts.
+
+Reference: https://pytorch.org/docs/stable/optim.html
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.module import Parameter
+
+
+class Optimizer:
+    """Holds ``param_groups`` (list of dicts with ``"params"`` and hyperparameters) and per-parameter state.
+
+    Args:
+        params: a list of :class:`Parameter`, or a list of dicts ``{"params": [...], **overrides}``.
+        defaults: hyperparameters used where a group does not override them.
+    """
+
+    def __init__(self, params, defaults: dict):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict] = []
+        for g in groups:
+            unknown = set(g) - set(defaults) - {"params"}
+            if unknown:
+                raise ValueError(f"{type(self).__name__}: unknown option(s) {sorted(unknown)}; known: {sorted(defaults)}")
+            group = {**defaults, **g, "params": list(g["params"])}
+            for p in group["params"]:
+                if not isinstance(p, Parameter):
+                    raise TypeError(f"{type(self).__name__} expects Parameters, got {type(p).__name__}")
+            self._validate(group)
+            self.param_groups.append(group)
+        # per-parameter state, in the order of the groups (index = position)
+        self.state: list[dict[str, np.ndarray]] = [dict() for _ in self._all_params()]
+        self.step_count = 0
+
+    def _all_params(self) -> list[Parameter]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def _validate(self, group: dict) -> None:
+        lr = group.get("lr")
+        if lr is None or not np.isfinite(lr) or lr < 0:
+            raise ValueError(f"{type(self).__name__}: invalid learning rate lr={lr}; it must be a finite number >= 0")
+        wd = group.get("weight_decay", 0.0)
+        if not np.isfinite(wd) or wd < 0:
+            raise ValueError(f"{type(self).__name__}: invalid weight_decay={wd}; it must be >= 0")
+
+    def zero_grad(self) -> None:
+        for p in self._all_params():
+            p.grad.fill(0)
+
+    def step(self) -> None:
+        self.step_count += 1
+        i = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._update(p, self.state[i], group)
+                i += 1
+
+    def _update(self, p: Parameter, state: dict, group: dict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def _grad_with_decay(p: Parameter, group: dict) -> np.ndarray:
+        """g + λθ (L2 as a gradient term), without touching p.grad."""
+        wd = group["weight_decay"]
+        return p.grad + wd * p.data if wd else p.grad
+
+    # -- state (flat dict of arrays: savable with np.savez, no pickle) ---------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = {"step_count": np.array(self.step_count)}
+        for i, st in enumerate(self.state):
+            for k, v in st.items():
+                out[f"state.{i}.{k}"] = np.array(v, copy=True)
+        return out
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.step_count = int(sd["step_count"])
+        self.state = [dict() for _ in self._all_params()]
+        for key, v in sd.items():
+            if key.startswith("state."):
+                _, i, k = key.split(".", 2)
+                self.state[int(i)][k] = np.array(v, copy=True)
+
+
+def l2_param_groups(model, gamma: float, m: int) -> list[dict]:
+    """Parameter groups for the assignment's L2 cost 1/(2m)[Σ(h-y)² + γ Σθ²].
+
+    Its gradient adds (γ/m)·θ to every *weight* (tensors with 2+ dims: Linear and
+    conv kernels). Biases and other 1-D parameters (BatchNorm γ/β, PReLU slopes)
+    are excluded, as in the assignment.
+    """
+    if gamma < 0 or m <= 0:
+        raise ValueError(f"l2_param_groups needs gamma >= 0 and m > 0, got gamma={gamma}, m={m}")
+    weights = [p for p in model.parameters() if p.data.ndim >= 2]
+    others = [p for p in model.parameters() if p.data.ndim < 2]
+    groups = [{"params": weights, "weight_decay": gamma / m}]
+    if others:
+        groups.append({"params": others, "weight_decay": 0.0})
+    return groups
