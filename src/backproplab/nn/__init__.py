@@ -1,0 +1,12 @@
+"""backproplab.nn: layers with explicit forward/backward, PyTorch names and layouts.
+
+Helpers adding a module: append one import line below, keep the file otherwise as is.
+"""
+from .module import Module, Parameter, Sequential
+from .linear import Linear
+from .activation import (ACTIVATIONS, ELU, Identity, LeakyReLU, PReLU, ReLU, Sigmoid, Softmax, Tanh,
+                         make_activation)
+from .flatten import Flatten
+from .dropout import Dropout, GaussianDropout
+from .init import INIT_NAMES, fan_in_and_fan_out, init_bias, init_weight
+from .loss import LOSSES, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
