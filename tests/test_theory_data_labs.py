@@ -1,0 +1,142 @@
+"""Theory labs on Fashion-MNIST (batch-size, bn-noise, logistic-vs-softmax, saturation): quick runs + hand checks.
+
+The quick runs go through the CLI in a subprocess with one BLAS thread: on a machine
+shared by many processes, OpenBLAS's worker threads can make small matrix products
+100x slower, and the environment variable only takes effect before numpy loads.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from backproplab.labs import batch_size, bn_noise, logistic_vs_softmax
+
+
+@pytest.fixture(scope="module")
+def have_data():
+    from backproplab.data import DatasetNotFoundError, locate_fashion_mnist
+
+    try:
+        locate_fashion_mnist()
+    except DatasetNotFoundError as e:
+        pytest.skip(f"Fashion-MNIST not available: {e}")
+
+
+def run_quick(name: str, out, *options) -> dict:
+    """``backproplab lab NAME --quick --out OUT`` in a subprocess; the JSON metrics it wrote, by file stem."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-m", "backproplab", "lab", name, "--quick", "--out", str(out), *options],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "report.md").exists() and (out / "config.json").exists()
+    return {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+
+
+# -- batch-size ---------------------------------------------------------------------
+def test_slope_regimes_and_check_points():
+    # steps 800 → 400 when B 1 → 2: slope log(1/2)/log(2) = -1; 400 → 380 for B 2 → 4: log(0.95)/log(2) = -0.074
+    assert batch_size.slope_regime(math.log(400 / 800) / math.log(2)) == "near-perfect scaling"
+    assert batch_size.slope_regime(math.log(0.95) / math.log(2)) == "no further benefit"
+    assert batch_size.slope_regime(-0.5) == "diminishing returns"
+    pts = batch_size.check_points(1000)
+    assert pts[:20] == list(range(1, 21)) and pts[-1] == 1000
+    assert all(b > a for a, b in zip(pts, pts[1:]))
+    assert all(b / a < 1.06 for a, b in zip(pts[20:], pts[21:]) if a >= 100)  # ~5% apart (rounding below 100)
+
+
+def test_two_segment_fit_finds_the_break():
+    # steps = 1024/B for B = 1..8 (slope -1), then flat at 100 for B = 16, 32, 64 (slope 0)
+    fit = batch_size.two_segment_fit([1, 2, 4, 8, 16, 32, 64], [1024, 512, 256, 128, 100, 100, 100])
+    assert fit["break_batch_size"] == 16
+    assert fit["slope_small"] == pytest.approx(-1.0, abs=1e-9)
+    assert fit["slope_large"] == pytest.approx(0.0, abs=1e-9)
+    assert batch_size.two_segment_fit([1, 2, 4], [4, 2, 1]) is None
+
+
+def test_batch_size_quick(tmp_path, have_data):
+    res = run_quick("batch-size", tmp_path)
+    rows = [r for r in res["steps"] if r["steps"] is not None]
+    assert len(rows) == len(batch_size.QUICK["batch_sizes"])
+    regimes = [r.get("regime") for r in rows[1:]]
+    assert regimes[0] == "near-perfect scaling"     # small batches: noise-limited
+    assert regimes[-1] != "near-perfect scaling"    # large batches: curvature-limited
+    # more examples are needed in total at the largest batch size than at the smallest
+    assert rows[-1]["examples"] > 2 * rows[0]["examples"]
+    fit = res["fit"]["two_segment"]
+    assert fit["slope_small"] < -0.6 and fit["slope_large"] > -0.4
+    assert (tmp_path / "steps.csv").exists() and (tmp_path / "batch_size.png").exists()
+
+
+# -- bn-noise ---------------------------------------------------------------------------
+def test_kurtosis_and_variance_formulas_on_known_distributions():
+    # population [0, 0, 0, 1] per unit: mean 1/4, σ² = 3/16, 4th central moment (3·(1/4)⁴ + (3/4)⁴)/4 = 21/256;
+    # κ = (21/256)/(9/256) = 7/3
+    vals = np.tile(np.array([[0.0], [0.0], [0.0], [1.0]]), (250, 1))  # (1000, 1)
+    _, st = bn_noise.compare(vals, [8], 50, np.random.default_rng(0), unit=0)
+    assert st["kappa"][0] == pytest.approx(7 / 3, rel=1e-12)
+    assert st["var"][0] == pytest.approx(3 / 16, rel=1e-12)
+    # uniform(0, 1): σ² = 1/12, κ = 9/5 → Var(σ_B) ≈ (1/12)(4/5)/(4M); M = 256: 6.51e-5; Var(μ_B) = 1/(12·256)
+    rng = np.random.default_rng(0)
+    u = rng.random((200_000, 1))
+    rows, _ = bn_noise.compare(u, [256], 3000, rng, unit=0)
+    assert rows[0]["unit_var_mu"] == pytest.approx(1 / (12 * 256), rel=0.1)
+    assert rows[0]["unit_var_sigma"] == pytest.approx((1 / 12) * 0.8 / (4 * 256), rel=0.1)
+
+
+def test_bn_noise_quick(tmp_path, have_data):
+    res = run_quick("bn-noise", tmp_path)
+    for signal in ("z (pre-ReLU)", "a = ReLU(z)"):
+        rows = [r for r in res["bn_noise"] if r["signal"] == signal]
+        assert [r["M"] for r in rows] == list(bn_noise.QUICK["batch_sizes"])
+        for r in rows:
+            assert 0.85 < r["median_ratio_mu"] < 1.15
+        assert 0.8 < rows[-1]["median_ratio_sigma"] < 1.2  # the formula holds at the largest M
+    kappas = {u["signal"]: u["median_kappa"] for u in res["units"]}
+    assert kappas["a = ReLU(z)"] > kappas["z (pre-ReLU)"]  # zeros from the ReLU fatten the tails
+    assert (tmp_path / "bn_noise.csv").exists()
+
+
+# -- logistic-vs-softmax ---------------------------------------------------------------
+def test_softmax_to_logistic_hand_example():
+    from backproplab.nn import Linear
+
+    # W_s = [[1, 2], [4, 0]], b_s = [0.5, -1] → W_l = [3, -2], b_l = -1.5
+    wl, bl = logistic_vs_softmax.softmax_to_logistic(np.array([[1.0, 2.0], [4.0, 0.0]]), np.array([0.5, -1.0]))
+    np.testing.assert_array_equal(wl, [[3.0, -2.0]])
+    np.testing.assert_array_equal(bl, [-1.5])
+    # x = (1, 1): z₁ = 3.5, z₂ = 3 → p₂ = e³/(e³ + e^3.5) = σ(-0.5) = 0.3775406687981454
+    lin = Linear(2, 2, rng=np.random.default_rng(0), dtype=np.float64)
+    lin.weight.data[...] = [[1.0, 2.0], [4.0, 0.0]]
+    lin.bias.data[...] = [0.5, -1.0]
+    c = logistic_vs_softmax.compare(lin, np.array([[1.0, 1.0]]), np.array([1]))
+    assert c["p_soft"][0] == pytest.approx(0.3775406687981454, rel=1e-12)
+    assert c["p_log"][0] == pytest.approx(0.3775406687981454, rel=1e-12)
+    with pytest.raises(ValueError, match="2-class softmax"):
+        logistic_vs_softmax.softmax_to_logistic(np.zeros((3, 4)), np.zeros(3))
+
+
+def test_logistic_vs_softmax_quick(tmp_path, have_data):
+    res = run_quick("logistic-vs-softmax", tmp_path)
+    for r in res["comparison"]:
+        assert r["pred_agree"] == r["n"]
+        assert r["max_abs_prob_diff"] < 1e-12
+        assert abs(r["ce_softmax"] - r["bce_logistic"]) < 1e-12
+        assert r["acc_softmax"] > 0.7  # T-shirt vs Shirt is learnable: well above chance
+    assert res["result"]["shift_max_diff"] < 1e-12
+    with pytest.raises(ValueError, match="exactly two classes"):
+        logistic_vs_softmax.run(logistic_vs_softmax.Config(quick=True, classes="0,1,2"), tmp_path / "bad")
+
+
+# -- saturation ----------------------------------------------------------------------------
+def test_saturation_quick(tmp_path, have_data):
+    res = run_quick("saturation", tmp_path)
+    bad = [r for r in res["probe_large_positive"] if r["when"] == "init"]
+    good = [r for r in res["probe_glorot_uniform"] if r["when"] == "init"]
+    assert all(r["saturated"] > 0.99 for r in bad if "saturated" in r)
+    assert all(r["saturated"] < 0.05 for r in good if "saturated" in r)
+    assert bad[0]["grad_norm"] < 1e-6 * good[0]["grad_norm"]  # first layer: σ' ≈ 0 blocks the gradient
+    assert res["history_glorot_uniform"][-1]["test_acc"] > res["history_large_positive"][-1]["test_acc"] + 0.05
