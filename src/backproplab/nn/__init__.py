@@ -10,3 +10,10 @@ from .flatten import Flatten
 from .dropout import Dropout, GaussianDropout
 from .init import INIT_NAMES, fan_in_and_fan_out, init_bias, init_weight
 from .loss import LOSSES, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .embedding import Embedding
+from .rnn import RNN, lengths_to_mask
+from .clip import clip_grad_norm_
+from .conv import Conv1d, Conv2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .residual import Residual, ResidualBlock

@@ -20,6 +20,9 @@ class Linear(Module):
         rng: generator for the initial weights (required: no hidden global state).
         scale: std of the ``"large"`` scheme.
 
+    ``backward`` returns None when ``needs_input_grad`` is False (set by Sequential
+    for its first layer while the Trainer trains): dx would be thrown away.
+
     Reference: https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
     """
 
@@ -45,11 +48,13 @@ class Linear(Module):
             y += self.bias.data
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
         x = self._x
-        self.weight.grad += dy.T @ x  # (out, in)
+        self.weight.add_matmul_(dy.T, x)  # weight.grad += dyᵀ x  (out, in)
         if self.bias is not None:
-            self.bias.grad += dy.sum(axis=0)
+            self.bias.add_sum_(dy, axis=0)  # bias.grad += Σ_n dy  (out,)
+        if not self.needs_input_grad:  # the input is data (first layer): skip the dx product
+            return None
         return dy @ self.weight.data  # (N, in)
 
     def extra_repr(self) -> str:

@@ -119,8 +119,8 @@ class CrossEntropyLoss:
             raise ValueError(f"CrossEntropyLoss: class ids must lie in [0, {c}), got range [{target.min()}, {target.max()}]")
         _check_finite("CrossEntropyLoss", logits)
         z = logits - logits.max(axis=1, keepdims=True)  # (N, C), max entry 0 per row
-        rows = np.arange(n)
-        picked = z[rows, target].copy()
+        rows = self._rows(n)
+        picked = z[rows, target]  # fancy indexing: already a copy
         np.exp(z, out=z)
         s = z.sum(axis=1)
         z /= s[:, None]  # softmax probabilities, in place
@@ -130,9 +130,16 @@ class CrossEntropyLoss:
     def backward(self, dloss: float = 1.0) -> np.ndarray:
         d = self._probs.copy()
         n = d.shape[0]
-        d[np.arange(n), self._target] -= 1
+        d[self._rows(n), self._target] -= 1
         d *= dloss / n
         return d
+
+    def _rows(self, n: int) -> np.ndarray:
+        """0..n-1, kept between calls (every training step has the same batch size)."""
+        rows = getattr(self, "_row_ids", None)
+        if rows is None or len(rows) != n:
+            rows = self._row_ids = np.arange(n)
+        return rows
 
     @staticmethod
     def predict(logits: np.ndarray) -> np.ndarray:

@@ -29,13 +29,52 @@ class Parameter:
     Attributes:
         data: the value, any shape.
         grad: same shape and dtype as ``data``; layers add into it in ``backward``.
+
+    ``zero_grad()`` only marks the gradient as zero; the zeros are written the first
+    time ``grad`` is read. A layer whose gradient is a matrix product adds it with
+    :meth:`add_matmul_`, which writes the product straight into ``grad`` when the
+    gradient is still zero: no temporary array and no separate pass that adds it
+    (PyTorch gets the same by setting ``.grad`` to None in ``zero_grad``).
     """
 
-    __slots__ = ("data", "grad")
+    __slots__ = ("data", "_grad", "_grad_is_zero")
 
     def __init__(self, data: np.ndarray):
         self.data = np.asarray(data)
-        self.grad = np.zeros_like(self.data)
+        self._grad = np.zeros_like(self.data)
+        self._grad_is_zero = False
+
+    @property
+    def grad(self) -> np.ndarray:
+        if self._grad_is_zero:  # materialise the zeros zero_grad() promised
+            self._grad.fill(0)
+            self._grad_is_zero = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray) -> None:
+        self._grad = value
+        self._grad_is_zero = False
+
+    def zero_grad(self) -> None:
+        """Set the gradient to zero (lazily: nothing is written until it is used)."""
+        self._grad_is_zero = True
+
+    def add_matmul_(self, a: np.ndarray, b: np.ndarray) -> None:
+        """``grad += a @ b``, computed into ``grad`` itself when it is zero."""
+        if self._grad_is_zero and self._grad.dtype == np.result_type(a, b):
+            np.matmul(a, b, out=self._grad)
+            self._grad_is_zero = False
+        else:
+            self.grad += a @ b
+
+    def add_sum_(self, a: np.ndarray, axis) -> None:
+        """``grad += a.sum(axis)``, summed into ``grad`` itself when it is zero."""
+        if self._grad_is_zero and self._grad.dtype == a.dtype:
+            np.sum(a, axis=axis, out=self._grad)
+            self._grad_is_zero = False
+        else:
+            self.grad += a.sum(axis=axis)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -54,6 +93,10 @@ class Module:
 
     #: names of array attributes saved in the state dict but not trained
     _buffers: tuple[str, ...] = ()
+    #: False when nobody uses the gradient with respect to this module's input (e.g. the
+    #: first layer of a trained model, whose input is data): ``backward`` may then skip
+    #: computing it and return None. Layers that honour it: Linear, Sequential.
+    needs_input_grad: bool = True
 
     def __init__(self) -> None:
         self.training = True
@@ -117,7 +160,7 @@ class Module:
 
     def zero_grad(self) -> None:
         for p in self.parameters():
-            p.grad.fill(0)
+            p.zero_grad()
 
     def num_parameters(self) -> int:
         return int(sum(p.data.size for p in self.parameters()))
@@ -205,11 +248,32 @@ class Sequential(Module):
 
     Shapes: whatever the first layer takes, to whatever the last returns.
     Parameter names follow PyTorch: ``"0.weight"``, ``"2.bias"``, ...
+
+    ``needs_input_grad = False`` (the Trainer sets it while training: the input is data)
+    tells the first layer with parameters that its dx is not needed, and ``backward``
+    stops there and returns None. This saves the first layer's dx product, the largest
+    one of an MLP on images (PyTorch skips it too: the input does not require grad).
     """
 
     def __init__(self, *layers: Module):
         super().__init__()
         self.layers = list(layers)
+        self._needs_input_grad = True
+
+    @property
+    def needs_input_grad(self) -> bool:
+        return self._needs_input_grad
+
+    @needs_input_grad.setter
+    def needs_input_grad(self, value: bool) -> None:
+        self._needs_input_grad = bool(value)
+        self._propagate_input_grad()
+
+    def _propagate_input_grad(self) -> None:
+        # layers up to the first one with parameters feed no gradient to anything trainable
+        first = next((i for i, layer in enumerate(self.layers) if layer.parameters()), len(self.layers))
+        for i, layer in enumerate(self.layers):
+            layer.needs_input_grad = self._needs_input_grad or i > first
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         for i, layer in enumerate(self.layers):
@@ -226,6 +290,7 @@ class Sequential(Module):
 
     def append(self, layer: Module) -> "Sequential":
         self.layers.append(layer)
+        self._propagate_input_grad()
         return self
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -233,7 +298,9 @@ class Sequential(Module):
             x = layer.forward(x)
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
+            if dy is None:  # a layer told needs_input_grad=False: nothing below needs a gradient
+                break
         return dy

@@ -43,13 +43,20 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         state["step"] = np.array(int(state["step"]) + 1)
         t = int(state["step"])
+        tmp = self._scratch(p, "adam")  # every update below runs in place: no temporaries
+        np.multiply(g, 1.0 - b1, out=tmp)
         m *= b1
-        m += (1.0 - b1) * g
+        m += tmp  # V ← β₁V + (1-β₁)g
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
         v *= b2
-        v += (1.0 - b2) * (g * g)
+        v += tmp  # S ← β₂S + (1-β₂)g²
         bias1 = 1.0 - b1 ** t
-        bias2 = 1.0 - b2 ** t
-        # same arithmetic order as torch.optim.Adam (single-tensor path), so trajectories match
-        denom = np.sqrt(v) / math.sqrt(bias2)
-        denom += group["eps"]
-        p.data -= (group["lr"] / bias1) * (m / denom)
+        c2 = math.sqrt(1.0 - b2 ** t)
+        # lr·V̂/(√Ŝ + ε) = (lr·c2/bias1) · V/(√S + ε·c2) with c2 = √(1-β₂ᵗ): the bias
+        # corrections become two scalars, which saves two passes over the arrays
+        denom = np.sqrt(v, out=tmp)
+        denom += group["eps"] * c2
+        step = np.divide(m, denom, out=tmp)
+        step *= group["lr"] * c2 / bias1
+        p.data -= step  # θ ← θ - lr·V̂/(√Ŝ + ε)

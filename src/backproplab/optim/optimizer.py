@@ -37,6 +37,9 @@ class Optimizer:
         # per-parameter state, in the order of the groups (index = position)
         self.state: list[dict[str, np.ndarray]] = [dict() for _ in self._all_params()]
         self.step_count = 0
+        # reusable temporaries per parameter (not state: never saved), so that a step
+        # allocates nothing and every update runs in place
+        self._scratch_arrays: dict[tuple[int, str], np.ndarray] = {}
 
     def _all_params(self) -> list[Parameter]:
         return [p for g in self.param_groups for p in g["params"]]
@@ -51,7 +54,7 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         for p in self._all_params():
-            p.grad.fill(0)
+            p.zero_grad()
 
     def step(self) -> None:
         self.step_count += 1
@@ -64,11 +67,22 @@ class Optimizer:
     def _update(self, p: Parameter, state: dict, group: dict) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    @staticmethod
-    def _grad_with_decay(p: Parameter, group: dict) -> np.ndarray:
-        """g + λθ (L2 as a gradient term), without touching p.grad."""
+    def _scratch(self, p: Parameter, name: str) -> np.ndarray:
+        """A temporary array shaped like ``p.data``, allocated once and reused every step."""
+        key = (id(p), name)
+        buf = self._scratch_arrays.get(key)
+        if buf is None or buf.shape != p.data.shape or buf.dtype != p.data.dtype:
+            buf = self._scratch_arrays[key] = np.empty_like(p.data)
+        return buf
+
+    def _grad_with_decay(self, p: Parameter, group: dict) -> np.ndarray:
+        """g + λθ (L2 as a gradient term), without touching p.grad (a scratch array when λ > 0)."""
         wd = group["weight_decay"]
-        return p.grad + wd * p.data if wd else p.grad
+        if not wd:
+            return p.grad
+        g = np.multiply(p.data, wd, out=self._scratch(p, "decayed_grad"))
+        g += p.grad
+        return g
 
     # -- state (flat dict of arrays: savable with np.savez, no pickle) ---------
     def state_dict(self) -> dict[str, np.ndarray]:

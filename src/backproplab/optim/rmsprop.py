@@ -35,26 +35,35 @@ class RMSprop(Optimizer):
     def _update(self, p, state, group):
         g = self._grad_with_decay(p, group)
         a = group["alpha"]
+        tmp = self._scratch(p, "rmsprop")  # every update below runs in place
         s = state.get("square_avg")
         if s is None:
             s = state["square_avg"] = np.zeros_like(p.data)
         s *= a
-        s += (1.0 - a) * g * g
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - a
+        s += tmp  # S ← αS + (1-α)g²
         if group["centered"]:
             ga = state.get("grad_avg")
             if ga is None:
                 ga = state["grad_avg"] = np.zeros_like(p.data)
             ga *= a
-            ga += (1.0 - a) * g
-            denom = np.sqrt(s - ga * ga) + group["eps"]
+            ga += (1.0 - a) * g  # ḡ ← αḡ + (1-α)g
+            np.multiply(ga, ga, out=tmp)
+            np.subtract(s, tmp, out=tmp)
+            denom = np.sqrt(tmp, out=tmp)  # √(S - ḡ²)
         else:
-            denom = np.sqrt(s) + group["eps"]
+            denom = np.sqrt(s, out=tmp)
+        denom += group["eps"]
         if group["momentum"] > 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = np.zeros_like(p.data)
             buf *= group["momentum"]
-            buf += g / denom
-            p.data -= group["lr"] * buf
+            buf += np.divide(g, denom, out=denom)  # b ← μb + g/(√S + ε)
+            np.multiply(buf, group["lr"], out=tmp)
+            p.data -= tmp  # θ ← θ - lr·b
         else:
-            p.data -= group["lr"] * (g / denom)
+            step = np.divide(g, denom, out=denom)
+            step *= group["lr"]
+            p.data -= step  # θ ← θ - lr·g/(√S + ε)

@@ -37,12 +37,18 @@ class SGD(Optimizer):
         if mu:
             v = state.get("momentum_buffer")
             if v is None:
-                v = state["momentum_buffer"] = np.array(g, copy=True)
+                v = state["momentum_buffer"] = np.array(g, copy=True)  # v = g on the first step
             else:
                 v *= mu
-                v += (1.0 - group["dampening"]) * g
-            g = g + mu * v if group["nesterov"] else v
-        p.data -= group["lr"] * g
+                v += np.multiply(g, 1.0 - group["dampening"], out=self._scratch(p, "sgd"))
+            if group["nesterov"]:
+                lookahead = np.multiply(v, mu, out=self._scratch(p, "sgd"))
+                lookahead += g  # g + μv
+                g = lookahead
+            else:
+                g = v
+        step = np.multiply(g, group["lr"], out=self._scratch(p, "sgd_step"))
+        p.data -= step  # θ ← θ - lr·g
 
 
 class Momentum(Optimizer):
@@ -69,5 +75,6 @@ class Momentum(Optimizer):
             v = state["velocity"] = np.zeros_like(p.data)
         b = group["beta"]
         v *= b
-        v += (1.0 - b) * g
-        p.data -= group["lr"] * v
+        v += np.multiply(g, 1.0 - b, out=self._scratch(p, "momentum"))  # V ← βV + (1-β)g
+        step = np.multiply(v, group["lr"], out=self._scratch(p, "momentum"))
+        p.data -= step  # θ ← θ - lr·V

@@ -27,6 +27,13 @@ class TrainingDiverged(FloatingPointError):
     """The loss became NaN or inf."""
 
 
+def _class_ids(y: np.ndarray) -> np.ndarray:
+    """Class ids (N,) from targets given as ids (N,), a column (N, 1) or one-hot rows (N, K)."""
+    if y.ndim == 2:
+        return y.argmax(axis=1) if y.shape[1] > 1 else y.reshape(len(y))
+    return y
+
+
 def _check_data(name: str, x, y) -> tuple[np.ndarray, np.ndarray]:
     if x is None or y is None:
         raise ValueError(f"{name}: both inputs and targets are needed")
@@ -96,7 +103,7 @@ class Trainer:
                 xb, yb = x[start:start + self.eval_batch_size], y[start:start + self.eval_batch_size]
                 out = self.model.forward(xb)
                 total_loss += self.loss_fn(out, yb) * len(xb)
-                correct += int(np.sum(self.loss_fn.predict(out) == yb.astype(np.int64)))
+                correct += int(np.count_nonzero(self.loss_fn.predict(out) == _class_ids(yb)))
         finally:
             self.model.train(was_training)
         return total_loss / len(x), correct / len(x)
@@ -140,7 +147,19 @@ class Trainer:
             from tqdm.auto import tqdm
 
             epochs = tqdm(epochs, desc="train", unit="epoch", initial=start_epoch, total=self.num_epochs)
+        params = [p for _, p in named]
         self.model.train()
+        # the input is data: no layer needs to compute the gradient w.r.t. it (restored below)
+        needed = self.model.needs_input_grad
+        self.model.needs_input_grad = False
+        try:
+            self._run_epochs(epochs, x_train, y_train, x_test, y_test, named, params, weights)
+        finally:
+            self.model.needs_input_grad = needed
+        return self.history
+
+    def _run_epochs(self, epochs, x_train, y_train, x_test, y_test, named, params, weights) -> None:
+        has_test = x_test is not None
         for epoch in epochs:
             t0 = time.perf_counter()
             loss_sum, correct, seen, steps = 0.0, 0, 0, 0
@@ -154,7 +173,8 @@ class Trainer:
                     raise self._diverged(epoch, steps, float("nan")) from e
                 if not np.isfinite(loss):
                     raise self._diverged(epoch, steps, loss)
-                self.model.zero_grad()
+                for p in params:  # = model.zero_grad(), without walking the module tree every step
+                    p.zero_grad()
                 self.model.backward(self.loss_fn.backward())
                 if norm_sums is not None:
                     for name, p in named:
@@ -164,7 +184,7 @@ class Trainer:
                 loss_sum += loss * len(xb)
                 seen += len(xb)
                 if not self.eval_train:
-                    correct += int(np.sum(self.loss_fn.predict(out) == yb.astype(np.int64)))
+                    correct += int(np.count_nonzero(self.loss_fn.predict(out) == _class_ids(yb)))
                 if self.record_steps:
                     self.history.step_loss.append(loss)
             h = self.history
@@ -194,7 +214,6 @@ class Trainer:
                                 self._rngs())
             for cb in self.callbacks:
                 cb(self, epoch, h)
-        return self.history
 
     def _diverged(self, epoch: int, step: int, loss: float) -> TrainingDiverged:
         lrs = sorted({g["lr"] for g in self.optimizer.param_groups})

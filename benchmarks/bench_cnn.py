@@ -1,0 +1,120 @@
+"""Training speed of a small CNN: backproplab (NumPy) vs the identical model in PyTorch on the CPU.
+
+Model (both sides): conv3x3(1->16, pad 1) - ReLU - maxpool2 - conv3x3(16->32, pad 1) - ReLU -
+maxpool2 - Flatten - Linear(32*7*7 -> 10), softmax cross-entropy, SGD (or Adam).
+One "epoch-equivalent" = ``--steps`` training steps (default 200) at ``--batch-size`` (64) on
+float32 inputs of shape (1, 28, 28); the inputs are random (speed does not depend on the values).
+PyTorch gets ``torch.set_num_threads(os.cpu_count())``; NumPy's BLAS uses its default, which is
+also every core. The two sides alternate ``--repeats`` times and the best run of each is kept
+(the least disturbed by other processes on a shared machine).
+
+    python benchmarks/bench_cnn.py [--steps 200] [--batch-size 64] [--optimizer sgd|adam] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def numpy_model(rng):
+    from backproplab import nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, rng=rng, input_grad=False), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10, rng=rng),
+    )
+
+
+def torch_model(np_model):
+    """The same architecture in PyTorch, with the NumPy model's initial weights."""
+    import torch
+
+    t = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(32 * 7 * 7, 10),
+    )
+    t.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in np_model.state_dict().items()})
+    return t
+
+
+def time_numpy(model, opt, x, y, steps: int) -> float:
+    from backproplab.nn import CrossEntropyLoss
+
+    loss_fn = CrossEntropyLoss()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        xb, yb = x[i % len(x)], y[i % len(y)]
+        out = model.forward(xb)
+        loss_fn(out, yb)
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def time_torch(model, opt, x, y, steps: int) -> float:
+    import torch
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        xb, yb = x[i % len(x)], y[i % len(y)]
+        loss = loss_fn(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=200, help="training steps per timed run (default 200)")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    ap.add_argument("--repeats", type=int, default=3, help="alternating timed runs per side; the best is kept")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all cores)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from backproplab import optim
+
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    nbatch = 8  # a few distinct batches, cycled
+    x = rng.standard_normal((nbatch, args.batch_size, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, (nbatch, args.batch_size))
+    model = numpy_model(rng)
+    tmodel = torch_model(model)
+    if args.optimizer == "sgd":
+        opt, topt = optim.SGD(model.parameters(), lr=0.01), torch.optim.SGD(tmodel.parameters(), lr=0.01)
+    else:
+        opt, topt = optim.Adam(model.parameters(), lr=1e-3), torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    time_numpy(model, opt, x, y, 10)  # warm-up: allocator, BLAS threads, oneDNN kernels
+    time_torch(tmodel, topt, tx, ty, 10)
+    np_times, torch_times = [], []
+    for _ in range(args.repeats):
+        np_times.append(time_numpy(model, opt, x, y, args.steps))
+        torch_times.append(time_torch(tmodel, topt, tx, ty, args.steps))
+    t_np, t_torch = min(np_times), min(torch_times)
+    print(f"model: conv3x3(1->16)-ReLU-maxpool-conv3x3(16->32)-ReLU-maxpool-Linear(1568->10), "
+          f"{args.optimizer}, batch {args.batch_size}, float32, {args.steps} steps")
+    print(f"cores: {os.cpu_count()}; torch threads: {torch.get_num_threads()}; torch {torch.__version__}, "
+          f"numpy {np.__version__}")
+    print(f"numpy (backproplab): {t_np:8.3f} s  ({1e3 * t_np / args.steps:.2f} ms/step)  runs: "
+          + ", ".join(f"{t:.3f}" for t in np_times))
+    print(f"pytorch (CPU):       {t_torch:8.3f} s  ({1e3 * t_torch / args.steps:.2f} ms/step)  runs: "
+          + ", ".join(f"{t:.3f}" for t in torch_times))
+    print(f"ratio numpy / pytorch: {t_np / t_torch:.3f}  (goal <= 1.0)")
+    return {"numpy_s": t_np, "torch_s": t_torch, "ratio": t_np / t_torch}
+
+
+if __name__ == "__main__":
+    main()
