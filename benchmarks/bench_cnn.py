@@ -22,11 +22,13 @@ import numpy as np
 def numpy_model(rng):
     from backproplab import nn
 
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1, rng=rng, input_grad=False), nn.ReLU(), nn.MaxPool2d(2),
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * 7 * 7, 10, rng=rng),
     )
+    model.needs_input_grad = False  # the images need no gradient, as the Trainer sets it (torch skips it too)
+    return model
 
 
 def torch_model(np_model):

@@ -78,7 +78,6 @@ def run(config: Config, out_dir) -> dict:
 
     model = make_cnn(rng, num_classes=num_classes, channels=config.channels, hidden=config.hidden,
                      dropout=config.dropout, batchnorm=config.batchnorm)
-    model.layers[0].input_grad = False  # the images need no gradient: skip the first layer's dx
     table = summary(model, (1,) + x_train.shape[1:])
     optimizer = Adam(model.parameters(), lr=config.lr)
 
@@ -94,7 +93,6 @@ def run(config: Config, out_dir) -> dict:
     t0 = time.perf_counter()
     hist = trainer.fit(x_train, y_train, x_test, y_test)
     wall = time.perf_counter() - t0
-    model.layers[0].input_grad = True
     np.savez(out / "model_weights.npz", **model.state_dict())  # plain arrays: np.load(allow_pickle=False)
     lab.files.append("model_weights.npz")
 

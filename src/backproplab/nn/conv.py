@@ -42,9 +42,6 @@ class Conv2d(Module):
             stride 1 only, the odd pixel of padding goes bottom/right as in PyTorch).
         groups: split the channels into ``groups`` independent convolutions;
             ``groups = in_channels`` is a depthwise convolution.
-        input_grad: if False, ``backward`` skips dx (a third of the work) and returns None:
-            for a first layer, whose input (the data) needs no gradient. PyTorch's autograd
-            skips it the same way. Can be changed later: ``layer.input_grad = True``.
         init: weight scheme by name (:mod:`backproplab.nn.init`); ``"pytorch"`` = U(±1/sqrt(fan_in)).
         rng: generator for the initial weights.
 
@@ -54,10 +51,9 @@ class Conv2d(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, *, rng: np.random.Generator, init: str = "pytorch",
-                 dtype=np.float32, input_grad: bool = True):
+                 dtype=np.float32):
         super().__init__()
         _check_channels(type(self).__name__, in_channels, out_channels, groups)
-        self.input_grad = input_grad
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = pair("kernel_size", kernel_size)
         self.stride = pair("stride", stride)
@@ -84,7 +80,7 @@ class Conv2d(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        dx, dw, db = conv2d_backward(dy, self._cache, need_dx=self.input_grad)
+        dx, dw, db = conv2d_backward(dy, self._cache, need_dx=self.needs_input_grad)
         self.weight.grad += dw
         if self.bias is not None:
             self.bias.grad += db

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
+def _atomic_replace(path, write, suffix: str = ".tmp") -> Path:
+    """Call ``write(f)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -31,6 +32,10 @@ def atomic_write_bytes(path, data: bytes) -> Path:
             pass
         raise
     return path
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    return _atomic_replace(path, lambda f: f.write(data))
 
 
 def atomic_write_text(path, text: str) -> Path:
@@ -63,23 +68,8 @@ def atomic_write_json(path, obj, indent: int = 2) -> Path:
 
 def atomic_savez(path, **arrays) -> Path:
     """``np.savez`` to ``path`` atomically (no pickled objects: plain arrays only)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    # the suffix ends in .npz so np.savez does not append another one
+    return _atomic_replace(path, lambda f: np.savez(f, **arrays), suffix=".tmp.npz")
 
 
 def load_npz(path) -> dict[str, np.ndarray]:
