@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -35,7 +36,15 @@ def _lab_main(argv: list[str]) -> int:
     except (TypeError, ValueError) as e:
         parser.error(str(e))
     out = args.out or Path("runs") / name
-    result = module.run(config, out)
+    try:
+        result = module.run(config, out)
+    except (ValueError, FileNotFoundError, FloatingPointError) as e:
+        # bad input (an option, a data file, a diverging run): the message names the problem and
+        # the fix; BACKPROPLAB_TRACEBACK=1 shows where it came from
+        if os.environ.get("BACKPROPLAB_TRACEBACK"):
+            raise
+        print(f"backproplab lab {name}: error: {e}", file=sys.stderr)
+        return 2
     print(f"{name}: wrote {out / 'report.md'}")
     summary = result.get("summary") if isinstance(result, dict) else None
     if summary:

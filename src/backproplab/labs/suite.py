@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..utils.io import atomic_write_json, atomic_write_text
 from . import GROUPS, load_lab
-from .common import config_to_dict, markdown_table, replace_known
+from .common import config_to_dict, markdown_table, parse_classes, replace_known
 from .mlp_common import machine_note
 
 
@@ -39,6 +39,11 @@ def main(group_name: str, argv: list[str]) -> int:
     args = _parser(group_name).parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         raise SystemExit(f"backproplab lab {group_name}: --epochs must be >= 1, got {args.epochs}")
+    if args.classes is not None:
+        try:
+            parse_classes(args.classes)  # a bad --classes fails here, not once per lab
+        except ValueError as e:
+            raise SystemExit(f"backproplab lab {group_name}: {e}") from None
     out = args.out or Path("runs") / group_name
     shared = {k: v for k, v in {"classes": args.classes, "epochs": args.epochs, "seed": args.seed,
                                 "data_dir": args.data_dir}.items() if v is not None}
