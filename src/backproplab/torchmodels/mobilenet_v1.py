@@ -87,12 +87,17 @@ class MobileNetV1(nn.Module):
         channels = scaled(32, width_mult)
         layers: list[nn.Module] = [conv_bn_relu(in_channels, channels, 3, stem_stride)]
         for (out, _), stride in zip(V1_BLOCKS, strides):
-            layers.append(DepthwiseSeparable(channels, scaled(out, width_mult), stride))
+            layers.append(self.block(channels, scaled(out, width_mult), stride))
             channels = scaled(out, width_mult)
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, num_classes)
+
+    @staticmethod
+    def block(in_channels: int, out_channels: int, stride: int) -> nn.Module:
+        """One of the 13 blocks after the stem: a depthwise separable convolution."""
+        return DepthwiseSeparable(in_channels, out_channels, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
