@@ -18,13 +18,7 @@ if importlib.util.find_spec("backproplab.nn.conv") is None:
 from backproplab.nn.conv import Conv2d  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, spinning thread pools made this file 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # (N, C, H, W, channel multiplier, kernel_size, stride, padding, dilation, bias)
 CASES = [

@@ -13,13 +13,7 @@ from backproplab.torchmodels import MobileNetV2  # noqa: E402
 from backproplab.torchmodels.training import TrainSettings, train_model  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, spinning thread pools made this file 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_cifar_binary(root, rng, n=60):

@@ -20,13 +20,7 @@ from backproplab.torchmodels import (MobileNetV1, MobileNetV2, PlainCNN, build_m
 from backproplab.torchmodels.mobilenet_v2 import InvertedResidual, make_divisible  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, spinning thread pools made this file 20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # (model, width, resolution, paper million mult-adds, paper million params): MobileNet V1 paper
 # (Howard et al. 2017) Tables 4, 6, 7; "cnn" = Table 4's "Conv MobileNet"
