@@ -42,13 +42,14 @@ def scaled(channels: int, width_mult: float) -> int:
     return max(8, int(channels * width_mult))
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int, groups: int = 1) -> nn.Sequential:
-    """Conv (no bias: BatchNorm's shift replaces it) -> BatchNorm2d -> ReLU."""
+def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int, stride: int, groups: int = 1,
+                 activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Conv (no bias: BatchNorm's shift replaces it) -> BatchNorm2d -> ReLU (V2 passes nn.ReLU6)."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2,
                   groups=groups, bias=False),
         nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
+        activation(inplace=True),
     )
 
 

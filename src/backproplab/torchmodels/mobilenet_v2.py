@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .mobilenet_v1 import resolve_variant
+from .mobilenet_v1 import conv_bn_relu, resolve_variant
 
 #: (expansion t, out_channels c, repeats n, first stride s), paper Table 2.
 V2_SETTINGS: tuple[tuple[int, int, int, int], ...] = (
@@ -38,12 +38,8 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 def conv_bn_relu6(in_channels: int, out_channels: int, kernel_size: int, stride: int, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2,
-                  groups=groups, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU6(inplace=True),
-    )
+    """Conv (no bias) -> BatchNorm2d -> ReLU6, V2's building block (Sandler et al. 2018)."""
+    return conv_bn_relu(in_channels, out_channels, kernel_size, stride, groups, activation=nn.ReLU6)
 
 
 class InvertedResidual(nn.Module):
