@@ -95,7 +95,7 @@ class Module:
     _buffers: tuple[str, ...] = ()
     #: False when nobody uses the gradient with respect to this module's input (e.g. the
     #: first layer of a trained model, whose input is data): ``backward`` may then skip
-    #: computing it and return None. Layers that honour it: Linear, Sequential.
+    #: computing it and return None. Layers that honour it: Linear, Conv2d, Sequential.
     needs_input_grad: bool = True
 
     def __init__(self) -> None:
