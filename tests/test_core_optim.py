@@ -188,3 +188,51 @@ def test_optimizer_zero_grad_clears_every_group():
     b.grad += 2.0
     opt.zero_grad()
     assert not np.any(a.grad) and not np.any(b.grad)
+
+
+def _has_subnormal(a: np.ndarray) -> bool:
+    return bool(np.any((a != 0) & (np.abs(a) < np.finfo(a.dtype).tiny)))
+
+
+@pytest.mark.parametrize("ctor, hp, key", [
+    (optim.Adam, dict(lr=1e-3), "exp_avg"),
+    (optim.SGD, dict(lr=1e-3, momentum=0.9), "momentum_buffer"),
+    (optim.Momentum, dict(lr=1e-3, beta=0.9), "velocity"),
+    (optim.RMSprop, dict(lr=1e-3, momentum=0.9, centered=True), "momentum_buffer"),
+])
+def test_decaying_averages_never_become_subnormal(ctor, hp, key):
+    # a weight whose gradient becomes zero (a dead unit): its average decays by β every step
+    # and, unflushed, would pass through float32's slow subnormal range (< 1.2e-38)
+    p = nn.Parameter(np.full(64, 0.5, dtype=np.float32))
+    opt = ctor([p], **hp)
+    p.grad[:] = np.geomspace(1e-3, 1e-30, 64, dtype=np.float32)  # every magnitude at once
+    opt.step()
+    p.grad[:] = 0
+    unflushed = ctor([nn.Parameter(p.data.copy())], **hp)
+    unflushed.FLUSH_EVERY = 10**9
+    unflushed.state = [{k: v.copy() for k, v in opt.state[0].items()}]
+    unflushed.param_groups[0]["params"][0].grad[:] = 0
+    seen_unflushed = False
+    for _ in range(1200):
+        opt.step()
+        unflushed.step()
+        assert not _has_subnormal(opt.state[0][key])
+        seen_unflushed |= _has_subnormal(unflushed.state[0][key])
+    assert seen_unflushed  # the premise: without the flush the average does go subnormal
+    assert not np.any(opt.state[0][key])  # and with it, it ends exactly at zero
+
+
+def test_subnormal_flush_leaves_normal_values_alone():
+    # a step sequence whose averages stay large: flushing changes nothing, bit for bit
+    rng = np.random.default_rng(3)
+    grads = rng.standard_normal((40, 30)).astype(np.float32)
+    results = []
+    for every in (1, 10**9):
+        p = nn.Parameter(np.ones(30, dtype=np.float32))
+        opt = optim.Adam([p], lr=0.01)
+        opt.FLUSH_EVERY = every
+        for g in grads:
+            p.grad[:] = g
+            opt.step()
+        results.append(p.data.copy())
+    np.testing.assert_array_equal(results[0], results[1])

@@ -21,6 +21,8 @@ class Adam(Optimizer):
     https://pytorch.org/docs/stable/generated/torch.optim.Adam.html
     """
 
+    _decaying_state = ("exp_avg",)
+
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))

@@ -20,6 +20,8 @@ class RMSprop(Optimizer):
     Reference: https://pytorch.org/docs/stable/generated/torch.optim.RMSprop.html
     """
 
+    _decaying_state = ("grad_avg", "momentum_buffer")
+
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,

@@ -19,6 +19,8 @@ class SGD(Optimizer):
     Reference: https://pytorch.org/docs/stable/generated/torch.optim.SGD.html
     """
 
+    _decaying_state = ("momentum_buffer",)
+
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
@@ -59,6 +61,8 @@ class Momentum(Optimizer):
     Equivalent to PyTorch's SGD(momentum=β, dampening=β) except on the first step
     (PyTorch starts its buffer at g, this form at (1-β)g).
     """
+
+    _decaying_state = ("velocity",)
 
     def __init__(self, params, lr: float = 1e-2, beta: float = 0.9, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, beta=beta, weight_decay=weight_decay))
