@@ -73,3 +73,21 @@ def test_quick_run_beats_its_mean_member_and_writes_files(tmp_path):
     # a second run with the same config resumes from members/ and gives the same numbers
     again = C.run(C.Config(quick=True), tmp_path)
     assert again["k_curve"] == result["k_curve"] and again["members"] == result["members"]
+
+
+def test_quick_run_with_mlp_members(tmp_path):
+    from backproplab.data.fashion_mnist import DatasetNotFoundError
+
+    try:
+        result = C.run(C.Config(quick=True, arch="mlp", control=False), tmp_path)
+    except DatasetNotFoundError:
+        pytest.skip("Fashion-MNIST not installed")
+    assert len(result["k_curve"]) == 3 and result["control_k_curve"] is None
+    assert all(0.0 <= row["test_error"] < 0.9 for row in result["members"])  # each learned something (chance: 0.9)
+
+
+def test_defaults_follow_the_paper():
+    # seven members: the original images and the paper's six width normalizations, CNN members
+    assert C.WIDTHS == (10, 12, 14, 16, 18, 20)
+    assert C.Config().variants == ("original",) + tuple(f"width{w}" for w in C.WIDTHS)
+    assert C.Config().arch == "cnn"

@@ -234,9 +234,11 @@ def _report(lab, config, blocks, rows, curve_rows, test, fixes, figures, note, e
     train_s = sum(r["train_time_s"] for r in rows)
     dist_s = sum(r["distort_time_s"] for r in rows)
     arch = f"MLP 784-{'-'.join(str(h) for h in ((64,) if config.quick else config.hidden))}-10" \
-        if config.arch == "mlp" else "CNN (models.cnn.make_cnn)"
+        if config.arch == "mlp" else (f"CNN (models.cnn.make_cnn: conv channels {(4, 8) if config.quick else config.channels}, "
+                                      f"FC {32 if config.quick else config.fc})")
     md = [f"# {lab.out_dir.name}: committee of networks (Ciresan et al. 2011)", "",
-          f"Data: Fashion-MNIST, {note}. Architecture: {arch}, Adam lr={config.lr}, batch {config.batch_size}, "
+          f"Data: Fashion-MNIST, {note}. Architecture: {arch}, Adam lr={config.lr} (cosine-decayed per epoch), "
+          f"batch {config.batch_size}, "
           f"{epochs} epochs per member. Distortions "
           + (f"(fresh every epoch): elastic alpha={config.alpha}, sigma={config.sigma}; rotation ±{config.rotation}°, "
              f"scale ±{config.scale}, shear ±{config.shear}." if config.distortions else "off.")
