@@ -22,7 +22,6 @@ Document Analysis", ICDAR 2003.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass

@@ -26,7 +26,7 @@ class Optimizer:
     ``FLUSH_EVERY`` steps the entries of the arrays in ``_decaying_state`` smaller in
     magnitude than ``tiny · 2²⁴`` (float32: 2e-31; float64: 4e-301) are set to zero. Such
     an entry moves θ by less than about lr·2e-31/ε (2e-26 with Adam's defaults) per step,
-    far below float32's resolution of any weight, and a factor β ≥ 0.35 cannot take an
+    far below float32's resolution of any weight, and a factor β ≥ 0.36 cannot take an
     entry from above the threshold to below tiny within 16 steps (β¹⁶ ≥ 2⁻²⁴). Only
     averages that end up in a numerator are flushed: a second moment (a denominator)
     decays 100× slower and zeroing it could divide by zero when ε = 0.
