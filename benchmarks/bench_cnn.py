@@ -4,8 +4,10 @@ Model (both sides): conv3x3(1->16, pad 1) - ReLU - maxpool2 - conv3x3(16->32, pa
 maxpool2 - Flatten - Linear(32*7*7 -> 10), softmax cross-entropy, SGD (or Adam).
 One "epoch-equivalent" = ``--steps`` training steps (default 200) at ``--batch-size`` (64) on
 float32 inputs of shape (1, 28, 28); the inputs are random (speed does not depend on the values).
-PyTorch gets ``torch.set_num_threads(os.cpu_count())``; NumPy's BLAS uses its default, which is
-also every core. The two sides alternate ``--repeats`` times and the best run of each is kept
+Both sides use ``--threads`` threads (default: every core): PyTorch through
+``torch.set_num_threads``, NumPy's OpenBLAS through OPENBLAS_NUM_THREADS, set before NumPy is
+imported (OpenBLAS reads it once, at load time; an OPENBLAS_NUM_THREADS already in the
+environment wins). The two sides alternate ``--repeats`` times and the best run of each is kept
 (the least disturbed by other processes on a shared machine).
 
     python benchmarks/bench_cnn.py [--steps 200] [--batch-size 64] [--optimizer sgd|adam] [--repeats 3]
@@ -14,9 +16,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
-import numpy as np
+
+def _threads_from_argv(argv: list[str]) -> int:
+    """``--threads N`` (or ``--threads=N``) from the command line, before argparse runs."""
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+    return os.cpu_count() or 1
+
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", str(_threads_from_argv(sys.argv[1:])))  # before NumPy loads
+
+import numpy as np  # noqa: E402
 
 
 def numpy_model(rng):
@@ -79,7 +95,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     ap.add_argument("--repeats", type=int, default=3, help="alternating timed runs per side; the best is kept")
-    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: all cores)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="threads of both sides (default: all cores)")
     args = ap.parse_args(argv)
 
     import torch
@@ -108,7 +124,8 @@ def main(argv=None) -> dict:
     t_np, t_torch = min(np_times), min(torch_times)
     print(f"model: conv3x3(1->16)-ReLU-maxpool-conv3x3(16->32)-ReLU-maxpool-Linear(1568->10), "
           f"{args.optimizer}, batch {args.batch_size}, float32, {args.steps} steps")
-    print(f"cores: {os.cpu_count()}; torch threads: {torch.get_num_threads()}; torch {torch.__version__}, "
+    print(f"cores: {os.cpu_count()}; torch threads: {torch.get_num_threads()}; "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}; torch {torch.__version__}, "
           f"numpy {np.__version__}")
     print(f"numpy (backproplab): {t_np:8.3f} s  ({1e3 * t_np / args.steps:.2f} ms/step)  runs: "
           + ", ".join(f"{t:.3f}" for t in np_times))
