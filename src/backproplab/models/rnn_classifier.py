@@ -24,8 +24,9 @@ from ..nn.rnn import RNN
 class _RNNEncoder(Module):
     """Shared trunk: ids (N, T) -> hidden states (N, T, H) and last valid state (N, H)."""
 
-    def __init__(self, vocab_size, num_classes, embedding_dim, hidden_size, num_layers, padding_idx, dropout,
-                 *, rng, dtype):
+    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_size: int = 128,
+                 num_layers: int = 1, padding_idx: int | None = 0, dropout: float = 0.0, *,
+                 rng: np.random.Generator, dtype=np.float32):
         super().__init__()
         self.embedding = Embedding(vocab_size, embedding_dim, padding_idx, rng=rng, dtype=dtype)
         self.embed_dropout = Dropout(dropout, rng=rng)
@@ -53,12 +54,6 @@ class RNNClassifier(_RNNEncoder):
     ``backward(dlogits)`` fills every parameter's ``.grad`` and returns None (ids have no gradient).
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_size: int = 128,
-                 num_layers: int = 1, padding_idx: int | None = 0, dropout: float = 0.0, *,
-                 rng: np.random.Generator, dtype=np.float32):
-        super().__init__(vocab_size, num_classes, embedding_dim, hidden_size, num_layers, padding_idx, dropout,
-                         rng=rng, dtype=dtype)
-
     def forward(self, x: np.ndarray, lengths=None) -> np.ndarray:
         _, h_last = self._encode(x, lengths)
         return self.fc(self.out_dropout(h_last))  # (N, C)
@@ -75,12 +70,6 @@ class RNNTagger(_RNNEncoder):
     Shapes: x (N, T) int ids, lengths (N,) -> logits (N, T, num_classes); padded steps get
     logits too, which :class:`SequenceCrossEntropyLoss` ignores.
     """
-
-    def __init__(self, vocab_size: int, num_classes: int, embedding_dim: int = 100, hidden_size: int = 128,
-                 num_layers: int = 1, padding_idx: int | None = 0, dropout: float = 0.0, *,
-                 rng: np.random.Generator, dtype=np.float32):
-        super().__init__(vocab_size, num_classes, embedding_dim, hidden_size, num_layers, padding_idx, dropout,
-                         rng=rng, dtype=dtype)
 
     def forward(self, x: np.ndarray, lengths=None) -> np.ndarray:
         hs, _ = self._encode(x, lengths)
