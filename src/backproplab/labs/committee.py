@@ -22,7 +22,6 @@ Document Analysis", ICDAR 2003.
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from ..optim import Adam
 from ..train import Trainer
 from ..utils.io import atomic_savez, load_npz
 from .common import LabRun
+from .mlp_common import cosine_factor
 
 NAME = "committee"
 TITLE = "Committees of networks: preprocessing diversity vs seed diversity"
@@ -136,7 +136,7 @@ def train_member(config, variant: str, member_seed: int, x_train, y_train, x_tes
         # cosine learning-rate decay per epoch (Loshchilov & Hutter 2017): the last epochs settle
         # each member near a minimum instead of wherever Adam's last noisy step left it
         for group in trainer.optimizer.param_groups:
-            group["lr"] = config.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+            group["lr"] = config.lr * cosine_factor(epoch, epochs)
         td = time.perf_counter()
         x_epoch = (distort(pre_train, distort_rng, alpha=config.alpha, sigma=config.sigma, rotation=config.rotation,
                            scale=config.scale, shear=config.shear) if config.distortions else pre_train)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -137,15 +138,20 @@ def make_loss(name: str):
         raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None
 
 
-def cosine_lr(optimizer, epochs: int):
-    """A Trainer callback: after epoch e (0-based) set every group's lr to lr₀·(1 + cos(π(e+1)/epochs))/2.
+def cosine_factor(done: int, total: int) -> float:
+    """(1 + cos(π·done/total))/2: the cosine schedule's lr multiplier once ``done`` of ``total`` epochs are done.
 
     Reference: Loshchilov & Hutter (2017), SGDR (cosine annealing without restarts).
     """
+    return 0.5 * (1.0 + math.cos(math.pi * done / total))
+
+
+def cosine_lr(optimizer, epochs: int):
+    """A Trainer callback: after epoch e (0-based) set every group's lr to lr₀·cosine_factor(e + 1, epochs)."""
     base = [g["lr"] for g in optimizer.param_groups]
 
     def callback(trainer, epoch, history):
-        f = 0.5 * (1.0 + np.cos(np.pi * (epoch + 1) / epochs))
+        f = cosine_factor(epoch + 1, epochs)
         for g, lr0 in zip(optimizer.param_groups, base):
             g["lr"] = lr0 * f
     return callback
