@@ -17,3 +17,4 @@ from .conv import Conv1d, Conv2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .residual import Residual, ResidualBlock
+from .parallel import DataParallel, available_cores
