@@ -7,8 +7,11 @@ float32 inputs of shape (1, 28, 28); the inputs are random (speed does not depen
 Both sides use ``--threads`` threads (default: every core): PyTorch through
 ``torch.set_num_threads``, NumPy's OpenBLAS through OPENBLAS_NUM_THREADS, set before NumPy is
 imported (OpenBLAS reads it once, at load time; an OPENBLAS_NUM_THREADS already in the
-environment wins). The two sides alternate ``--repeats`` times and the best run of each is kept
-(the least disturbed by other processes on a shared machine).
+environment wins). With more than one thread a third side runs: the same NumPy model wrapped in
+``nn.DataParallel(model, threads)``, which runs one shard of each batch per core (NumPy's
+element-wise work is single-threaded; see backproplab/nn/parallel.py). The sides alternate
+``--repeats`` times and the best run of each is kept (the least disturbed by other processes
+on a shared machine).
 
     python benchmarks/bench_cnn.py [--steps 200] [--batch-size 64] [--optimizer sgd|adam] [--repeats 3]
 """
@@ -100,7 +103,7 @@ def main(argv=None) -> dict:
 
     import torch
 
-    from backproplab import optim
+    from backproplab import nn, optim
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
@@ -114,13 +117,24 @@ def main(argv=None) -> dict:
     else:
         opt, topt = optim.Adam(model.parameters(), lr=1e-3), torch.optim.Adam(tmodel.parameters(), lr=1e-3)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    runs = {"numpy": lambda: time_numpy(model, opt, x, y, args.steps),
+            "torch": lambda: time_torch(tmodel, topt, tx, ty, args.steps)}
+    if args.threads > 1:
+        dp_model = numpy_model(np.random.default_rng(0))
+        dp = nn.DataParallel(dp_model, args.threads)
+        dp.needs_input_grad = False
+        dp_opt = optim.SGD(dp.parameters(), lr=0.01) if args.optimizer == "sgd" else optim.Adam(dp.parameters(), lr=1e-3)
+        runs["numpy-dp"] = lambda: time_numpy(dp, dp_opt, x, y, args.steps)
 
     time_numpy(model, opt, x, y, 10)  # warm-up: allocator, BLAS threads, oneDNN kernels
     time_torch(tmodel, topt, tx, ty, 10)
-    np_times, torch_times = [], []
+    if "numpy-dp" in runs:
+        time_numpy(dp, dp_opt, x, y, 10)
+    times = {name: [] for name in runs}
     for _ in range(args.repeats):
-        np_times.append(time_numpy(model, opt, x, y, args.steps))
-        torch_times.append(time_torch(tmodel, topt, tx, ty, args.steps))
+        for name, run in runs.items():
+            times[name].append(run())
+    np_times, torch_times = times["numpy"], times["torch"]
     t_np, t_torch = min(np_times), min(torch_times)
     print(f"model: conv3x3(1->16)-ReLU-maxpool-conv3x3(16->32)-ReLU-maxpool-Linear(1568->10), "
           f"{args.optimizer}, batch {args.batch_size}, float32, {args.steps} steps")
@@ -132,7 +146,14 @@ def main(argv=None) -> dict:
     print(f"pytorch (CPU):       {t_torch:8.3f} s  ({1e3 * t_torch / args.steps:.2f} ms/step)  runs: "
           + ", ".join(f"{t:.3f}" for t in torch_times))
     print(f"ratio numpy / pytorch: {t_np / t_torch:.3f}  (goal <= 1.0)")
-    return {"numpy_s": t_np, "torch_s": t_torch, "ratio": t_np / t_torch}
+    result = {"numpy_s": t_np, "torch_s": t_torch, "ratio": t_np / t_torch}
+    if "numpy-dp" in times:
+        t_dp = min(times["numpy-dp"])
+        print(f"numpy DataParallel({args.threads}): {t_dp:8.3f} s  ({1e3 * t_dp / args.steps:.2f} ms/step)  runs: "
+              + ", ".join(f"{t:.3f}" for t in times["numpy-dp"]))
+        print(f"ratio numpy DataParallel / pytorch: {t_dp / t_torch:.3f}  (goal <= 1.0)")
+        result.update(numpy_dp_s=t_dp, ratio_dp=t_dp / t_torch)
+    return result
 
 
 if __name__ == "__main__":

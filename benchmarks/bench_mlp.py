@@ -8,6 +8,10 @@ same loop: shuffle, gather the batch, forward, loss, zero_grad, backward, step, 
 loss and the number of correct predictions back as Python numbers every step (as the
 Trainer does with ``eval_train=False``). torch.optim.Adam runs with its defaults.
 
+With more than one thread, a third side trains the same NumPy model wrapped in
+``nn.DataParallel(model, threads)`` (one shard of each batch per core, BLAS on one thread per
+shard); its columns are headed DP.
+
 Per batch size, epochs alternate NumPy, PyTorch, NumPy, ... ``--repeats`` times each and the
 best epoch time of each side is kept (other processes share the machine: the minimum is the
 least disturbed figure). Both sides use the same thread count (``--threads``; the BLAS of
@@ -92,7 +96,7 @@ def gemm_peak(n: int, reps: int = 5) -> tuple[float, float]:
 class NumpySide:
     """The library: Sequential MLP + CrossEntropyLoss + Adam, trained by Trainer, one epoch per fit()."""
 
-    def __init__(self, x, y, batch_size):
+    def __init__(self, x, y, batch_size, threads: int = 1):
         rng = np.random.default_rng(0)
         layers = []
         for k, (i, o) in enumerate(zip(SIZES[:-1], SIZES[1:])):
@@ -100,6 +104,8 @@ class NumpySide:
             if k < len(SIZES) - 2:
                 layers.append(nn.ReLU())
         self.model = nn.Sequential(*layers)
+        if threads > 1:  # shards of each batch on every core (nn.DataParallel)
+            self.model = nn.DataParallel(self.model, threads)
         self.trainer = Trainer(self.model, nn.CrossEntropyLoss(), optim.Adam(self.model.parameters(), lr=LR),
                                batch_size=batch_size, num_epochs=1, rng=rng, eval_train=False)
         self.x, self.y = x, y
@@ -111,7 +117,7 @@ class NumpySide:
     def check_float32(self) -> None:
         """No float64 anywhere: every layer's output, every gradient, every Adam buffer."""
         h = self.x[:4]
-        for layer in self.model:
+        for layer in getattr(self.model, "module", self.model):
             h = layer.forward(h)
             assert h.dtype == np.float32, f"{layer!r} returned {h.dtype}"
         for name, p in self.model.named_parameters():
@@ -172,6 +178,8 @@ def main() -> None:
     print(f"load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}; best of {ARGS.repeats} epochs per side")
     header = (f"{'batch':>6} {'samples':>7} {'numpy s':>8} {'torch s':>8} {'ratio':>6} "
               f"{'numpy %peak':>11} {'torch %peak':>11}")
+    if ARGS.threads > 1:
+        header += f" {'DP s':>7} {'DP ratio':>8} {'DP %peak':>8}"  # nn.DataParallel(model, threads)
     rows = []
     for bs_text in ARGS.batch_sizes:
         full = bs_text == "full"
@@ -179,6 +187,8 @@ def main() -> None:
         xs, ys = x[:n], y[:n]
         bs = None if full else int(bs_text)
         sides = {"numpy": NumpySide(xs, ys, bs), "torch": TorchSide(xs, ys, bs)}
+        if ARGS.threads > 1:
+            sides["numpy-dp"] = NumpySide(xs, ys, bs, ARGS.threads)
         best = {k: float("inf") for k in sides}
         for name, side in sides.items():
             side.epoch()  # warm-up epoch: first-touch allocations, thread pools
@@ -186,19 +196,22 @@ def main() -> None:
         for _ in range(ARGS.repeats):
             for name, side in sides.items():
                 best[name] = min(best[name], side.epoch())
-        print(f"  batch {bs_text}: numpy {best['numpy']:.3f} s, torch {best['torch']:.3f} s "
-              f"(ratio {best['numpy'] / best['torch']:.2f})", flush=True)
-        rows.append((bs_text, n, best["numpy"], best["torch"]))
+        print(f"  batch {bs_text}: " + ", ".join(f"{k} {v:.3f} s" for k, v in best.items())
+              + f" (ratio {best['numpy'] / best['torch']:.2f})", flush=True)
+        rows.append((bs_text, n, best["numpy"], best["torch"], best.get("numpy-dp")))
         peaks.append(gemm_peak(ARGS.peak_size, reps=2))  # between rows: the least disturbed peak wins
     # the peak is the best product seen during the whole run (load only ever lowers it)
     peak = max(max(p) for p in peaks)
     print(f"float32 GEMM peak: best of {len(peaks)} measurements = {peak:.1f} GFLOP/s "
           f"(numpy best {max(p[0] for p in peaks):.1f}, torch best {max(p[1] for p in peaks):.1f})")
     print(header)
-    for bs_text, n, t_np, t_torch in rows:
+    for bs_text, n, t_np, t_torch, t_dp in rows:
         gflop = fps * n / 1e9
-        print(f"{bs_text:>6} {n:>7} {t_np:>8.3f} {t_torch:>8.3f} {t_np / t_torch:>6.2f} "
-              f"{100 * gflop / t_np / peak:>10.1f}% {100 * gflop / t_torch / peak:>10.1f}%")
+        line = (f"{bs_text:>6} {n:>7} {t_np:>8.3f} {t_torch:>8.3f} {t_np / t_torch:>6.2f} "
+                f"{100 * gflop / t_np / peak:>10.1f}% {100 * gflop / t_torch / peak:>10.1f}%")
+        if t_dp is not None:
+            line += f" {t_dp:>7.3f} {t_dp / t_torch:>8.2f} {100 * gflop / t_dp / peak:>7.1f}%"
+        print(line)
     load1 = os.getloadavg()
     print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
 
