@@ -24,7 +24,7 @@ import numpy as np
 
 from ..analysis.summary import format_summary, summary
 from ..models.cnn import make_cnn
-from .common import LabRun, markdown_table, new_figure, parse_classes
+from .common import LabRun, markdown_table, new_figure, on_cores, parse_classes
 from .mlp_common import option
 
 NAME = "cnn"
@@ -48,6 +48,7 @@ class Config:
     dropout: float = option(0.3, "dropout before the last Linear")
     batchnorm: bool = option(True, "BN after every convolution")
     train_size: int | None = option(None, "use the first N (shuffled) training images; None = all")
+    threads: int = option(0, "cores, one shard of each batch per core (nn.DataParallel); 0 = all, 1 = off")
 
 
 def _lr_at(config: Config, epochs_done: int) -> float:
@@ -87,7 +88,8 @@ def run(config: Config, out_dir) -> dict:
 
     for g in optimizer.param_groups:  # a resumed run continues on the schedule
         g["lr"] = _lr_at(config, 0)
-    trainer = Trainer(model, CrossEntropyLoss(), optimizer, batch_size=config.batch_size,
+    trained, threads = on_cores(model, config.threads)  # shares model's parameters
+    trainer = Trainer(trained, CrossEntropyLoss(), optimizer, batch_size=config.batch_size,
                       num_epochs=config.num_epochs, rng=rng, eval_train=False, callbacks=[schedule],
                       checkpoint_path=out / ".checkpoint.npz")
     t0 = time.perf_counter()
@@ -146,7 +148,8 @@ def run(config: Config, out_dir) -> dict:
         f"# {TITLE}", "",
         f"Data: {len(x_train)} training and {len(x_test)} test images, {num_classes} classes. "
         f"Adam, lr {config.lr:g} (x{config.lr_decay:g} after epochs {list(config.lr_decay_epochs)}), "
-        f"batch {config.batch_size}, {len(rows)} epochs, seed {config.seed}.", "",
+        f"batch {config.batch_size}, {len(rows)} epochs, seed {config.seed}, {threads} thread(s) "
+        f"({'one shard of each batch per core, nn.DataParallel' if threads > 1 else 'unsharded'}).", "",
         "## Model", "", "```", format_summary(table), "```", "",
         "## Results", "",
         f"- Final test accuracy **{final:.4f}** ({met} the goal of {GOAL:.1%}); best {max(hist.test_acc):.4f} "

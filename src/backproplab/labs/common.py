@@ -212,3 +212,18 @@ def parse_classes(text: str | tuple | list | None) -> tuple[int, ...] | None:
     if len(classes) < 2 or len(set(classes)) != len(classes) or any(c < 0 or c > 9 for c in classes):
         raise ValueError(f"--classes needs at least two distinct ids in 0..9, got {text!r}")
     return classes
+
+
+def on_cores(model, threads: int):
+    """(model to train, threads used): ``model`` wrapped in ``nn.DataParallel`` when more than one
+    core is asked for (0 = every core this process may use); ``threads=1`` returns it unwrapped.
+
+    The wrapper shares the model's parameters, so the caller keeps using ``model`` itself for
+    saving weights and for analysis; only the Trainer gets the wrapper.
+    """
+    from ..nn import DataParallel, available_cores
+
+    if not isinstance(threads, int) or threads < 0:
+        raise ValueError(f"--threads must be 0 (every core) or a positive count, got {threads!r}")
+    threads = threads or available_cores()
+    return (DataParallel(model, threads) if threads > 1 else model), threads

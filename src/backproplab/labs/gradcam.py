@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import gradcam as gc
-from .common import LabRun, markdown_table, new_figure, parse_classes
+from .common import LabRun, markdown_table, new_figure, on_cores, parse_classes
 
 NAME = "gradcam"
 TITLE = "Grad-CAM, guided backpropagation and deconvnet saliency on the Fashion-MNIST CNN"
@@ -43,6 +43,7 @@ class Config:
     hidden: int = 128                  # own training: make_cnn's hidden FC width (quick: 32)
     num_examples: int = 4              # correct and wrong test predictions shown, each
     eval_size: int = 2000              # test images searched for examples (quick: 500)
+    threads: int = 0                   # own training: cores, one batch shard each (nn.DataParallel); 0 = all
 
     def __post_init__(self):
         if self.num_examples < 1 or self.eval_size < 1 or self.num_epochs < 0 or self.batch_size < 1:
@@ -87,7 +88,7 @@ def _train_here(config: Config, data, rng):
 
     model = make_cnn(rng, num_classes=len(data.class_names), channels=config.channels, hidden=config.hidden)
     order = rng.permutation(len(data.x_train))[: config.train_size or len(data.x_train)]
-    trainer = Trainer(model, CrossEntropyLoss(), Adam(model.parameters(), lr=config.lr),
+    trainer = Trainer(on_cores(model, config.threads)[0], CrossEntropyLoss(), Adam(model.parameters(), lr=config.lr),
                       batch_size=config.batch_size, num_epochs=config.num_epochs, rng=rng, eval_train=False)
     hist = trainer.fit(data.x_train[order], data.y_train[order])
     return model, {"source": f"trained here: make_cnn(channels={tuple(config.channels)}, hidden={config.hidden}) on "
