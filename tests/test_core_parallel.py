@@ -234,3 +234,28 @@ def test_labs_wrap_models_only_when_more_than_one_core_is_asked_for():
     assert on_cores(model, 0)[1] == nn.available_cores()
     with pytest.raises(ValueError, match="--threads must be 0"):
         on_cores(model, -2)
+
+
+def test_per_sample_arguments_are_split_with_the_batch():
+    from backproplab.models.rnn_classifier import RNNClassifier
+
+    rng = np.random.default_rng(10)
+    plain = RNNClassifier(vocab_size=20, embedding_dim=6, hidden_size=5, num_classes=3,
+                          rng=np.random.default_rng(1)).double()
+    shared = RNNClassifier(vocab_size=20, embedding_dim=6, hidden_size=5, num_classes=3,
+                           rng=np.random.default_rng(1)).double()
+    dp = nn.DataParallel(shared, threads=2)
+    x = rng.integers(1, 20, (7, 9))
+    lengths = rng.integers(1, 10, 7)  # one per sequence: split with x
+    y_ref, y = plain.forward(x, lengths), dp.forward(x, lengths)
+    assert rel_error(y, y_ref) < 1e-12
+    dy = rng.standard_normal(y.shape)
+    plain.zero_grad()
+    dp.zero_grad()
+    plain.backward(dy)
+    dp.backward(dy)
+    grads = dict(dp.named_parameters())
+    for name, p in plain.named_parameters():
+        assert rel_error(grads[f"module.{name}"].grad, p.grad) < 1e-12, name
+    with pytest.raises(ValueError, match="non-empty batch"):
+        dp.forward(np.zeros((0, 9), np.int64))

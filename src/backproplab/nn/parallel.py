@@ -128,7 +128,7 @@ class DataParallel(Module):
     """Run ``module`` on ``threads`` shards of each batch in parallel; same results, more cores.
 
     Shapes: whatever ``module`` takes and returns, with the batch on axis 0 of the
-    input, the output and every gradient. The parameters are ``module``'s own
+    input, the (single array) output and every gradient. The parameters are ``module``'s own
     (state-dict keys gain the prefix ``module.``, as in PyTorch); wrap the finished
     model, since layers added after wrapping are not replicated.
 
@@ -220,13 +220,25 @@ class DataParallel(Module):
             raise e
         return results + [f.result() for f in futures]
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        if np.ndim(x) == 0:
-            raise ValueError("DataParallel expects a batch (N, ...) with the batch on axis 0, got a scalar")
+    def forward(self, x: np.ndarray, *args, **kwargs) -> np.ndarray:
+        """``module.forward(x, *args, **kwargs)`` shard by shard; extra arguments that are arrays
+        with one row per sample (e.g. an RNN's ``lengths``) are split with ``x``, others passed whole."""
+        if np.ndim(x) == 0 or len(x) == 0:
+            raise ValueError(f"DataParallel expects a non-empty batch (N, ...) with the batch on axis 0, "
+                             f"got shape {np.shape(x)}")
+        n = len(x)
+
+        def part(a, lo, hi):
+            return a[lo:hi] if isinstance(a, np.ndarray) and a.ndim and len(a) == n else a
+
+        def shard(m, lo, hi):
+            return m.forward(x[lo:hi], *(part(a, lo, hi) for a in args),
+                             **{k: part(v, lo, hi) for k, v in kwargs.items()})
+
         self._sync()
         if self.training:
-            self._seed_random_layers(min(self.threads, len(x)))
-        outs = self._run(lambda m, lo, hi: m.forward(x[lo:hi]), len(x))
+            self._seed_random_layers(min(self.threads, n))
+        outs = self._run(shard, n)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
