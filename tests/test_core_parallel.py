@@ -259,3 +259,20 @@ def test_per_sample_arguments_are_split_with_the_batch():
         assert rel_error(grads[f"module.{name}"].grad, p.grad) < 1e-12, name
     with pytest.raises(ValueError, match="non-empty batch"):
         dp.forward(np.zeros((0, 9), np.int64))
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_its_own_thread_pool():
+    import multiprocessing as mp
+
+    dp = nn.DataParallel(mlp(), threads=2)
+    x = np.ones((6, 5), np.float32)
+    expected = dp.forward(x)  # the parent's pool now has a thread
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_forward_in_child, (dp, x))
+        assert np.array_equal(result.get(timeout=60), expected)
+
+
+def _forward_in_child(dp, x):
+    return dp.forward(x)

@@ -65,9 +65,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-@lru_cache(maxsize=None)
 def _pool(workers: int) -> ThreadPoolExecutor:
     """One process-wide pool per size, shared by every DataParallel (threads are started once)."""
+    return _pool_of_process(workers, os.getpid())
+
+
+@lru_cache(maxsize=None)
+def _pool_of_process(workers: int, pid: int) -> ThreadPoolExecutor:
+    # keyed by the process id: a child made by fork() inherits the pool object but not its threads
     return ThreadPoolExecutor(workers, thread_name_prefix="backproplab-shard")
 
 
