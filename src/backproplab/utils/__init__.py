@@ -1,2 +1,3 @@
 """Small shared utilities: atomic file writes, JSON of NumPy values."""
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text, atomic_savez, load_npz, to_jsonable
+from .memory import retain_freed_memory
