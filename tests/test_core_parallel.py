@@ -276,3 +276,20 @@ def test_a_forked_child_gets_its_own_thread_pool():
 
 def _forward_in_child(dp, x):
     return dp.forward(x)
+
+
+def test_resuming_with_a_different_sharding_is_a_clear_error(tmp_path):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((32, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+
+    def run(model, epochs):
+        Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), batch_size=16,
+                num_epochs=epochs, rng=np.random.default_rng(0), checkpoint_path=tmp_path / "ck.npz").fit(x, y)
+
+    run(nn.DataParallel(mlp(), threads=2), 1)
+    with pytest.raises(ValueError, match="written with nn.DataParallel, this run is without it; .*same --threads"):
+        run(mlp(), 2)
+    run(nn.DataParallel(mlp(), threads=2), 2)  # the same sharding resumes
+    with pytest.raises(ValueError, match="written with 2 thread.*this run has 3"):
+        run(nn.DataParallel(mlp(), threads=3), 3)

@@ -41,7 +41,15 @@ def load_checkpoint(path, model, optimizer, rngs: dict[str, np.random.Generator]
         meta = json.loads(str(arrays.pop("meta")))
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(f"checkpoint {path} is unreadable ({e}); delete it to start the run afresh") from e
-    model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+    state = {k[6:]: v for k, v in arrays.items() if k.startswith("model.")}
+    wrapped_then, wrapped_now = (all(k.startswith("module.") for k in keys)
+                                 for keys in (state, model.state_dict()))
+    if state and wrapped_then != wrapped_now:
+        raise ValueError(f"checkpoint {path} was written {'with' if wrapped_then else 'without'} nn.DataParallel, "
+                         f"this run is {'with' if wrapped_now else 'without'} it; a resumed run repeats the "
+                         "interrupted one only with the same thread count: use the same --threads, or delete "
+                         "the checkpoint to start afresh")
+    model.load_state_dict(state)
     optimizer.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
     saved = meta.get("rng_states", {})
     if set(saved) != set(rngs):

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..nn.parallel import DataParallel
 from ..utils.memory import retain_freed_memory
 from .checkpoint import generators_of, load_checkpoint, save_checkpoint
 from .history import History
@@ -121,6 +122,12 @@ class Trainer:
         if not (self.checkpoint_path and self.checkpoint_path.exists()):
             return 0
         meta = load_checkpoint(self.checkpoint_path, self.model, self.optimizer, self._rngs())
+        if meta.get("threads", 1) != self._threads():
+            raise ValueError(
+                f"checkpoint {self.checkpoint_path} was written with {meta.get('threads', 1)} thread(s) "
+                f"(nn.DataParallel shards), this run has {self._threads()}; a resumed run repeats the interrupted "
+                "one only with the same thread count: use the same --threads, or delete the checkpoint"
+            )
         if meta.get("batch_size") != self.batch_size:
             raise ValueError(
                 f"checkpoint {self.checkpoint_path} was written with batch_size={meta.get('batch_size')}, "
@@ -128,6 +135,10 @@ class Trainer:
             )
         self.history = History.from_dict(meta["history"])
         return int(meta["epoch"])
+
+    def _threads(self) -> int:
+        """Shards per batch: the thread count of an ``nn.DataParallel`` model, else 1."""
+        return int(getattr(self.model, "threads", 1)) if isinstance(self.model, DataParallel) else 1
 
     def _batches(self, n: int):
         if self.batch_size is None or self.batch_size >= n:
@@ -216,7 +227,8 @@ class Trainer:
                 epochs.set_postfix(post)
             if self.checkpoint_path:
                 save_checkpoint(self.checkpoint_path, self.model, self.optimizer,
-                                {"epoch": epoch + 1, "batch_size": self.batch_size, "history": h.to_dict()},
+                                {"epoch": epoch + 1, "batch_size": self.batch_size, "threads": self._threads(),
+                                 "history": h.to_dict()},
                                 self._rngs())
             for cb in self.callbacks:
                 cb(self, epoch, h)
