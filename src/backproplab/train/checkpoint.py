@@ -33,22 +33,21 @@ def save_checkpoint(path, model, optimizer, meta: dict, rngs: dict[str, np.rando
     return atomic_savez(path, **arrays)
 
 
-def load_checkpoint(path, model, optimizer, rngs: dict[str, np.random.Generator]) -> dict:
-    """Restore model, optimizer and generators from ``path``; return the meta dict."""
+def load_checkpoint(path, model, optimizer, rngs: dict[str, np.random.Generator], validate=None) -> dict:
+    """Restore model, optimizer and generators from ``path``; return the meta dict.
+
+    ``validate(meta)``, if given, runs before anything is restored: a run whose settings do not
+    match the checkpoint's can refuse it and leave the model, optimizer and generators untouched.
+    """
     path = Path(path)
     try:
         arrays = load_npz(path)
         meta = json.loads(str(arrays.pop("meta")))
     except (OSError, ValueError, KeyError) as e:
         raise ValueError(f"checkpoint {path} is unreadable ({e}); delete it to start the run afresh") from e
+    if validate is not None:
+        validate(meta)
     state = {k[6:]: v for k, v in arrays.items() if k.startswith("model.")}
-    wrapped_then, wrapped_now = (all(k.startswith("module.") for k in keys)
-                                 for keys in (state, model.state_dict()))
-    if state and wrapped_then != wrapped_now:
-        raise ValueError(f"checkpoint {path} was written {'with' if wrapped_then else 'without'} nn.DataParallel, "
-                         f"this run is {'with' if wrapped_now else 'without'} it; a resumed run repeats the "
-                         "interrupted one only with the same thread count: use the same --threads, or delete "
-                         "the checkpoint to start afresh")
     model.load_state_dict(state)
     optimizer.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
     saved = meta.get("rng_states", {})

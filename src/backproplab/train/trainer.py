@@ -121,24 +121,35 @@ class Trainer:
     def _resume(self) -> int:
         if not (self.checkpoint_path and self.checkpoint_path.exists()):
             return 0
-        meta = load_checkpoint(self.checkpoint_path, self.model, self.optimizer, self._rngs())
-        if meta.get("threads", 1) != self._threads():
-            raise ValueError(
-                f"checkpoint {self.checkpoint_path} was written with {meta.get('threads', 1)} thread(s) "
-                f"(nn.DataParallel shards), this run has {self._threads()}; a resumed run repeats the interrupted "
-                "one only with the same thread count: use the same --threads, or delete the checkpoint"
-            )
-        if meta.get("batch_size") != self.batch_size:
-            raise ValueError(
-                f"checkpoint {self.checkpoint_path} was written with batch_size={meta.get('batch_size')}, "
-                f"this run has batch_size={self.batch_size}; use the same settings or delete the checkpoint"
-            )
+        meta = load_checkpoint(self.checkpoint_path, self.model, self.optimizer, self._rngs(),
+                               validate=self._check_resumable)
         self.history = History.from_dict(meta["history"])
         return int(meta["epoch"])
 
-    def _threads(self) -> int:
-        """Shards per batch: the thread count of an ``nn.DataParallel`` model, else 1."""
-        return int(getattr(self.model, "threads", 1)) if isinstance(self.model, DataParallel) else 1
+    def _sharding(self) -> tuple[bool, int]:
+        """(wrapped in nn.DataParallel, shards per batch): what a resumed run must repeat."""
+        if isinstance(self.model, DataParallel):
+            return True, self.model.threads
+        return False, 1
+
+    def _check_resumable(self, meta: dict) -> None:
+        """Refuse a checkpoint written with other settings (before anything is restored)."""
+        path = self.checkpoint_path
+        wrapped_then, threads_then = bool(meta.get("data_parallel", False)), meta.get("threads", 1)
+        wrapped_now, threads_now = self._sharding()
+        if (wrapped_then, threads_then) != (wrapped_now, threads_now):
+            if wrapped_then != wrapped_now:
+                what = (f"written {'with' if wrapped_then else 'without'} nn.DataParallel, "
+                        f"this run is {'with' if wrapped_now else 'without'} it")
+            else:
+                what = f"written with {threads_then} thread(s) (nn.DataParallel shards), this run has {threads_now}"
+            raise ValueError(f"checkpoint {path} was {what}; a resumed run repeats the interrupted one only with "
+                             "the same thread count: use the same --threads, or delete the checkpoint")
+        if meta.get("batch_size") != self.batch_size:
+            raise ValueError(
+                f"checkpoint {path} was written with batch_size={meta.get('batch_size')}, "
+                f"this run has batch_size={self.batch_size}; use the same settings or delete the checkpoint"
+            )
 
     def _batches(self, n: int):
         if self.batch_size is None or self.batch_size >= n:
@@ -226,9 +237,10 @@ class Trainer:
                     post["test_acc"] = f"{h.test_acc[-1]:.4f}"
                 epochs.set_postfix(post)
             if self.checkpoint_path:
+                wrapped, threads = self._sharding()
                 save_checkpoint(self.checkpoint_path, self.model, self.optimizer,
-                                {"epoch": epoch + 1, "batch_size": self.batch_size, "threads": self._threads(),
-                                 "history": h.to_dict()},
+                                {"epoch": epoch + 1, "batch_size": self.batch_size, "data_parallel": wrapped,
+                                 "threads": threads, "history": h.to_dict()},
                                 self._rngs())
             for cb in self.callbacks:
                 cb(self, epoch, h)
