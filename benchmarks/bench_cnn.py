@@ -114,10 +114,10 @@ def main(argv=None) -> dict:
     y = rng.integers(0, 10, (nbatch, args.batch_size))
     model = numpy_model(rng)
     tmodel = torch_model(model)
-    if args.optimizer == "sgd":
-        opt, topt = optim.SGD(model.parameters(), lr=0.01), torch.optim.SGD(tmodel.parameters(), lr=0.01)
-    else:
-        opt, topt = optim.Adam(model.parameters(), lr=1e-3), torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+    # the same optimizer and lr on every side
+    np_opt, torch_opt, lr = {"sgd": (optim.SGD, torch.optim.SGD, 0.01),
+                             "adam": (optim.Adam, torch.optim.Adam, 1e-3)}[args.optimizer]
+    opt, topt = np_opt(model.parameters(), lr=lr), torch_opt(tmodel.parameters(), lr=lr)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     runs = {"numpy": lambda: time_numpy(model, opt, x, y, args.steps),
             "torch": lambda: time_torch(tmodel, topt, tx, ty, args.steps)}
@@ -125,7 +125,7 @@ def main(argv=None) -> dict:
         dp_model = numpy_model(np.random.default_rng(0))
         dp = nn.DataParallel(dp_model, args.threads)
         dp.needs_input_grad = False
-        dp_opt = optim.SGD(dp.parameters(), lr=0.01) if args.optimizer == "sgd" else optim.Adam(dp.parameters(), lr=1e-3)
+        dp_opt = np_opt(dp.parameters(), lr=lr)
         runs["numpy-dp"] = lambda: time_numpy(dp, dp_opt, x, y, args.steps)
 
     time_numpy(model, opt, x, y, 10)  # warm-up: allocator, BLAS threads, oneDNN kernels
