@@ -11,23 +11,20 @@ instead of N small products. The layers return their outputs as transposed
 strides, so callers never notice, and the next convolution reads the buffer
 without a copy.
 
-Two ways to lay the windows out (:class:`ConvGeometry`):
+The windows are a strided *view* of that buffer, (C, kh, kw, N, Ho, Wo), so
+im2col is one copy of the view, and col2im (backward) adds each kernel tap's
+slice of dcols back into a zero buffer: kh·kw vectorized adds (a loop over
+kernel positions, never over pixels).
 
-* **stride 1** ("shifted slabs"): flatten each padded image row by row
-  (width Wp). The window tap (i, j) of output pixel (ho, wo) is the flat entry
-  ``ho·Wp + wo + i·d·Wp + j·d``; for a fixed tap that is one *contiguous* slab
-  of length M = Ho·Wp. The output is computed on an Ho x Wp grid whose last
-  Wp - Wo columns are junk (windows that wrap around a row end) and are sliced
-  off. The extra (Wp/Wo - 1) work buys contiguous copies in im2col and
-  contiguous adds in col2im, the two memory-bound steps.
-* **stride > 1**: the classic 6-D window view (C, kh, kw, N, Ho, Wo).
-
-Backward, col2im adds each tap's slab of dcols back into the buffer: kh·kw
-vectorized adds (a loop over kernel positions, never over pixels).
+Measured and dropped (session 4): computing stride-1 outputs on an Ho x Wp
+grid, so that every tap is one contiguous slab of the flattened padded image
+(contiguous copies in im2col and col2im). The copies got faster, but the
+Wp - Wo junk columns made every output a strided view, every upstream
+gradient a zero-padded copy and each GEMM 7-14% larger; a whole training step
+was 5-9% slower than with the plain window view.
 
 References: Chellapilla et al. 2006, "High performance convolutional neural
-networks for document processing" (im2col); the shifted-slab layout is the
-"implicit padding" trick of Caffe-style flat buffers.
+networks for document processing" (im2col).
 """
 from __future__ import annotations
 
@@ -94,9 +91,8 @@ class ConvGeometry:
 
     Attributes:
         out_hw: (Ho, Wo).
-        grid_w: Wq, columns of the computed output grid (Wp for stride 1, else Wo).
-        M: Ho·Wq, output grid entries per image and channel.
-        F: flat buffer length per image and channel.
+        M: Ho·Wo, output pixels per image and channel.
+        F: Hp·Wp, buffer length per image and channel.
     """
 
     def __init__(self, x_shape, kernel_size, stride, dilation, pads, what: str = "convolution"):
@@ -117,16 +113,13 @@ class ConvGeometry:
         self.kernel_size, self.stride, self.dilation, self.pads = (kh, kw), (sh, sw), (dh, dw), pads
         self.hp, self.wp = hp, wp
         self.out_hw = ho, wo = (hp - span_h) // sh + 1, (wp - span_w) // sw + 1
-        self.flat = (sh, sw) == (1, 1)
-        self.grid_w = wp if self.flat else wo
-        self.M = ho * self.grid_w
-        # stride 1: the last window's slab runs (kw-1)·dw entries past the image
-        self.F = hp * wp + (dw * (kw - 1) if self.flat else 0)
+        self.M = ho * wo
+        self.F = hp * wp
 
     # -- the buffer --------------------------------------------------------------
     def image(self, buf: np.ndarray) -> np.ndarray:
         """The (C, N, Hp, Wp) padded-image view of a (C, N, F) buffer."""
-        return buf[:, :, : self.hp * self.wp].reshape(buf.shape[0], buf.shape[1], self.hp, self.wp)
+        return buf.reshape(buf.shape[0], buf.shape[1], self.hp, self.wp)
 
     def interior(self, buf: np.ndarray) -> np.ndarray:
         """The (C, N, H, W) unpadded part of a (C, N, F) buffer."""
@@ -140,27 +133,19 @@ class ConvGeometry:
         return buf
 
     def window_view(self, buf: np.ndarray) -> np.ndarray:
-        """Read-only strided view (C, kh, kw, N, Ho, Wq) of every window tap (no copy)."""
+        """Read-only strided view (C, kh, kw, N, Ho, Wo) of every window tap (no copy)."""
         c, n = buf.shape[:2]
         s_c, s_n, item = buf.strides[0], buf.strides[1], buf.itemsize
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
-        ho, wq = self.out_hw[0], self.grid_w
-        if self.flat:
-            # row step Wp and column step 1 within one flat slab of length Ho·Wp
-            strides = (s_c, dh * self.wp * item, dw * item, s_n, self.wp * item, item)
-        else:
-            strides = (s_c, dh * self.wp * item, dw * item, s_n, sh * self.wp * item, sw * item)
-        return as_strided(buf, (c, kh, kw, n, ho, wq), strides, writeable=False)
+        strides = (s_c, dh * self.wp * item, dw * item, s_n, sh * self.wp * item, sw * item)
+        return as_strided(buf, (c, kh, kw, n) + self.out_hw, strides, writeable=False)
 
     def tap_view(self, buf: np.ndarray, i: int, j: int) -> np.ndarray:
-        """Writable (C, N, Ho, Wq) view of kernel tap (i, j) of every window."""
+        """Writable (C, N, Ho, Wo) view of kernel tap (i, j) of every window."""
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        ho, wq = self.out_hw[0], self.grid_w
-        if self.flat:
-            off = i * dh * self.wp + j * dw
-            return buf[:, :, off:off + self.M].reshape(buf.shape[0], buf.shape[1], ho, wq)
+        ho, wo = self.out_hw
         img = self.image(buf)
-        return img[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wq - 1) + 1: sw]
+        return img[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw]
 
     def im2col(self, buf: np.ndarray) -> np.ndarray:
         """(C, N, F) buffer -> contiguous cols (C·kh·kw, N·M)."""
@@ -172,29 +157,21 @@ class ConvGeometry:
         """cols (C·kh·kw, N·M) -> new (C, N, F) buffer holding the sum over every tap (adjoint of im2col)."""
         kh, kw = self.kernel_size
         c = cols.shape[0] // (kh * kw)
-        cols = cols.reshape(c, kh, kw, self.n, self.out_hw[0], self.grid_w)  # (C, kh, kw, N, Ho, Wq)
+        cols = cols.reshape((c, kh, kw, self.n) + self.out_hw)  # (C, kh, kw, N, Ho, Wo)
         buf = np.zeros((c, self.n, self.F), dtype=cols.dtype)
-        for i in range(kh):  # kh·kw vectorized adds; with stride 1 each is one contiguous slab
+        for i in range(kh):  # kh·kw vectorized adds
             for j in range(kw):
                 self.tap_view(buf, i, j)[...] += cols[:, i, j]
         return buf
 
     # -- the output grid -------------------------------------------------------
     def grid_to_output(self, grid: np.ndarray) -> np.ndarray:
-        """(O, N·M) result -> (N, O, Ho, Wo) view (junk columns dropped, no copy)."""
-        o = grid.shape[0]
-        ho, wo = self.out_hw
-        return grid.reshape(o, self.n, ho, self.grid_w)[..., :wo].transpose(1, 0, 2, 3)
+        """(O, N·M) result -> (N, O, Ho, Wo) view (no copy)."""
+        return grid.reshape((grid.shape[0], self.n) + self.out_hw).transpose(1, 0, 2, 3)
 
     def output_to_grid(self, dy: np.ndarray) -> np.ndarray:
-        """dy (N, O, Ho, Wo) -> contiguous (O, N·M) with zeros in the junk columns."""
-        o = dy.shape[1]
-        dyt = dy.transpose(1, 0, 2, 3)  # (O, N, Ho, Wo); free if dy came from our own layers
-        if self.grid_w == self.out_hw[1]:
-            return np.ascontiguousarray(dyt).reshape(o, self.n * self.M)  # (O, N*M)
-        grid = np.zeros((o, self.n, self.out_hw[0], self.grid_w), dtype=dy.dtype)
-        grid[..., : self.out_hw[1]] = dyt
-        return grid.reshape(o, self.n * self.M)  # (O, N*M)
+        """dy (N, O, Ho, Wo) -> contiguous (O, N·M); free if dy came from our own layers."""
+        return np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(dy.shape[1], self.n * self.M)  # (O, N*M)
 
 
 def conv2d_forward(x, weight, bias, stride, pads, dilation, groups):
@@ -225,7 +202,7 @@ def conv2d_backward(dy, cache, need_dx: bool = True):
     geo, cols, weight, groups, has_bias = cache
     o, cg, kh, kw = weight.shape
     kg = cg * kh * kw
-    dgrid = geo.output_to_grid(dy)  # (O, N*M), zeros in junk columns
+    dgrid = geo.output_to_grid(dy)  # (O, N*M)
     db = dgrid @ np.ones(dgrid.shape[1], dgrid.dtype) if has_bias else None  # Σ over N·M, as a BLAS gemv
     if groups == 1:
         dw = (cols @ dgrid.T).T.reshape(weight.shape)  # this operand order measured faster than dgrid @ cols.T

@@ -82,9 +82,7 @@ class MaxPool2d(_Pool2d):
                 upd = tap > best  # strict: ties keep the earlier position
                 np.maximum(best, tap, out=best)
                 idx += upd * (i * kw + j - idx)  # idx = k where upd; integer arithmetic beats masked writes
-        wo = geo.out_hw[1]
         if buf is not None:
-            best, idx = best[..., :wo], idx[..., :wo]
             best = best.transpose(1, 0, 2, 3)  # (N, C, Ho, Wo) view of the (C, N, ...) buffer
             idx = idx.transpose(1, 0, 2, 3)
         self._geo, self._idx, self._x = geo, idx, x
@@ -110,7 +108,7 @@ class MaxPool2d(_Pool2d):
             for j in range(kw):
                 hit = idx == i * kw + j
                 if padded:
-                    geo.tap_view(buf, i, j)[..., : geo.out_hw[1]] += np.where(hit, dy, 0).transpose(1, 0, 2, 3)
+                    geo.tap_view(buf, i, j)[...] += np.where(hit, dy, 0).transpose(1, 0, 2, 3)
                 elif disjoint:  # each pixel in at most one window: write, no add
                     np.multiply(dy, hit, out=self._tap(dx, geo, i, j))
                 else:
@@ -156,19 +154,18 @@ class AvgPool2d(_Pool2d):
         geo = _pool_geometry("AvgPool2d", x, self.kernel_size, self.stride, self.padding, (1, 1), self.ceil_mode)
         buf = geo.pad(x)
         kh, kw = self.kernel_size
-        total = np.zeros((geo.c, geo.n) + (geo.out_hw[0], geo.grid_w), dtype=x.dtype)
+        total = np.zeros((geo.c, geo.n) + geo.out_hw, dtype=x.dtype)
         for i in range(kh):
             for j in range(kw):
                 total += geo.tap_view(buf, i, j)
         self._geo = geo
         self._scale = (1.0 / self._divisor(geo)).astype(x.dtype)  # (Ho, Wo)
-        return total[..., : geo.out_hw[1]].transpose(1, 0, 2, 3) * self._scale
+        return total.transpose(1, 0, 2, 3) * self._scale
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         geo = self._geo
         kh, kw = self.kernel_size
-        g = np.zeros((geo.c, geo.n, geo.out_hw[0], geo.grid_w), dtype=dy.dtype)
-        g[..., : geo.out_hw[1]] = (dy * self._scale).transpose(1, 0, 2, 3)
+        g = (dy * self._scale).transpose(1, 0, 2, 3)  # (C, N, Ho, Wo)
         buf = np.zeros((geo.c, geo.n, geo.F), dtype=dy.dtype)
         for i in range(kh):
             for j in range(kw):
