@@ -62,20 +62,25 @@ class _BatchNorm(Module):
                              f"{self.num_features} channels in dim 1, got shape {x.shape}")
 
     @staticmethod
-    def _channel_rows(a: np.ndarray) -> np.ndarray:
-        """(N, C, *S) -> (C, N·prod(S)) contiguous: every per-channel sum becomes a fast row sum.
+    def _channel_first_order(a: np.ndarray) -> tuple[int, ...]:
+        """Axes of ``a`` as (channel, then the others in memory order): the order that makes
+        :meth:`_channel_rows` a view for channel-major arrays, as the convolutions' outputs are."""
+        rest = sorted((ax for ax in range(a.ndim) if ax != 1), key=lambda ax: -a.strides[ax])
+        return (1, *rest)
 
-        Free (a view) when ``a`` is already stored channel-major, as the convolutions' outputs are.
-        """
-        return np.ascontiguousarray(np.moveaxis(a, 1, 0)).reshape(a.shape[1], -1)  # (C, N*H*W)
+    def _channel_rows(self, a: np.ndarray) -> np.ndarray:
+        """(N, C, *S) -> (C, N·prod(S)) contiguous, values in the axis order chosen in forward:
+        every per-channel sum becomes a fast row sum."""
+        return np.ascontiguousarray(a.transpose(self._order)).reshape(a.shape[1], -1)  # (C, L)
 
     def _back_to_input_shape(self, rows: np.ndarray) -> np.ndarray:
         """(C, L) -> (N, C, *S) view (memory stays channel-major)."""
-        return np.moveaxis(rows.reshape(self._tshape), 0, 1)
+        return rows.reshape(self._tshape).transpose(np.argsort(self._order))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self._check(x)
-        self._tshape = (x.shape[1], x.shape[0]) + x.shape[2:]
+        self._order = self._channel_first_order(x)
+        self._tshape = tuple(x.shape[ax] for ax in self._order)
         x2 = self._channel_rows(x)  # (C, L)
         n = x2.shape[1]  # values per channel
         if self.training:

@@ -83,8 +83,8 @@ class MaxPool2d(_Pool2d):
                 np.maximum(best, tap, out=best)
                 idx += upd * (i * kw + j - idx)  # idx = k where upd; integer arithmetic beats masked writes
         if buf is not None:
-            best = best.transpose(1, 0, 2, 3)  # (N, C, Ho, Wo) view of the (C, N, ...) buffer
-            idx = idx.transpose(1, 0, 2, 3)
+            best = geo.from_buffer_order(best)  # (N, C, Ho, Wo) view of the (C, Ho, Wo, N) result
+            idx = geo.from_buffer_order(idx)
         self._geo, self._idx, self._x = geo, idx, x
         return best
 
@@ -101,20 +101,20 @@ class MaxPool2d(_Pool2d):
         padded = any(map(any, geo.pads))
         dx = np.zeros_like(self._x, dtype=np.result_type(dy.dtype, self._x.dtype))  # x's memory order
         if padded:
-            buf = np.zeros((geo.c, geo.n, geo.F), dtype=dx.dtype)
+            buf = geo.zeros(dx.dtype)
         spans = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
         disjoint = all(s >= span for s, span in zip(self.stride, spans))
         for i in range(kh):
             for j in range(kw):
                 hit = idx == i * kw + j
                 if padded:
-                    geo.tap_view(buf, i, j)[...] += np.where(hit, dy, 0).transpose(1, 0, 2, 3)
+                    geo.tap_view(buf, i, j)[...] += geo.to_buffer_order(np.where(hit, dy, 0))
                 elif disjoint:  # each pixel in at most one window: write, no add
                     np.multiply(dy, hit, out=self._tap(dx, geo, i, j))
                 else:
                     self._tap(dx, geo, i, j)[...] += np.where(hit, dy, 0)  # overlapping windows: add
         if padded:
-            dx[...] = geo.interior(buf).transpose(1, 0, 2, 3)
+            dx[...] = geo.from_buffer_order(geo.interior(buf))
         return dx
 
 
@@ -154,23 +154,23 @@ class AvgPool2d(_Pool2d):
         geo = _pool_geometry("AvgPool2d", x, self.kernel_size, self.stride, self.padding, (1, 1), self.ceil_mode)
         buf = geo.pad(x)
         kh, kw = self.kernel_size
-        total = np.zeros((geo.c, geo.n) + geo.out_hw, dtype=x.dtype)
+        total = np.zeros((geo.c,) + geo.out_hw + (geo.n,), dtype=x.dtype)  # (C, Ho, Wo, N)
         for i in range(kh):
             for j in range(kw):
                 total += geo.tap_view(buf, i, j)
         self._geo = geo
         self._scale = (1.0 / self._divisor(geo)).astype(x.dtype)  # (Ho, Wo)
-        return total.transpose(1, 0, 2, 3) * self._scale
+        return geo.from_buffer_order(total) * self._scale
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         geo = self._geo
         kh, kw = self.kernel_size
-        g = (dy * self._scale).transpose(1, 0, 2, 3)  # (C, N, Ho, Wo)
-        buf = np.zeros((geo.c, geo.n, geo.F), dtype=dy.dtype)
+        g = geo.to_buffer_order(dy * self._scale)  # (C, Ho, Wo, N)
+        buf = geo.zeros(dy.dtype)
         for i in range(kh):
             for j in range(kw):
                 geo.tap_view(buf, i, j)[...] += g
-        return geo.interior(buf).transpose(1, 0, 2, 3)
+        return geo.from_buffer_order(geo.interior(buf))
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", count_include_pad={self.count_include_pad}"
