@@ -127,11 +127,17 @@ def main(argv=None) -> dict:
         dp.needs_input_grad = False
         dp_opt = np_opt(dp.parameters(), lr=lr)
         runs["numpy-dp"] = lambda: time_numpy(dp, dp_opt, x, y, args.steps)
+        pp_model = numpy_model(np.random.default_rng(0))
+        pp = nn.DataParallel(pp_model, args.threads, backend="process")
+        pp.needs_input_grad = False
+        pp_opt = np_opt(pp.parameters(), lr=lr)
+        runs["numpy-dp-process"] = lambda: time_numpy(pp, pp_opt, x, y, args.steps)
 
     time_numpy(model, opt, x, y, 10)  # warm-up: allocator, BLAS threads, oneDNN kernels
     time_torch(tmodel, topt, tx, ty, 10)
     if "numpy-dp" in runs:
         time_numpy(dp, dp_opt, x, y, 10)
+        time_numpy(pp, pp_opt, x, y, 10)
     times = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, run in runs.items():
@@ -155,6 +161,11 @@ def main(argv=None) -> dict:
               + ", ".join(f"{t:.3f}" for t in times["numpy-dp"]))
         print(f"ratio numpy DataParallel / pytorch: {t_dp / t_torch:.3f}  (goal <= 1.0)")
         result.update(numpy_dp_s=t_dp, ratio_dp=t_dp / t_torch)
+        t_pp = min(times["numpy-dp-process"])
+        print(f"numpy DataParallel({args.threads}, backend='process'): {t_pp:8.3f} s  "
+              f"({1e3 * t_pp / args.steps:.2f} ms/step)  runs: " + ", ".join(f"{t:.3f}" for t in times["numpy-dp-process"]))
+        print(f"ratio numpy DataParallel (processes) / pytorch: {t_pp / t_torch:.3f}  (goal <= 1.0)")
+        result.update(numpy_dp_process_s=t_pp, ratio_dp_process=t_pp / t_torch)
     return result
 
 

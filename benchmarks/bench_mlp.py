@@ -8,9 +8,9 @@ same loop: shuffle, gather the batch, forward, loss, zero_grad, backward, step, 
 loss and the number of correct predictions back as Python numbers every step (as the
 Trainer does with ``eval_train=False``). torch.optim.Adam runs with its defaults.
 
-With more than one thread, a third side trains the same NumPy model wrapped in
+With more than one thread, two more sides train the same NumPy model wrapped in
 ``nn.DataParallel(model, threads)`` (one shard of each batch per core, BLAS on one thread per
-shard); its columns are headed DP.
+shard): with the thread backend (columns headed DP) and the process backend (DPp).
 
 Per batch size, epochs alternate NumPy, PyTorch, NumPy, ... ``--repeats`` times each and the
 best epoch time of each side is kept (other processes share the machine: the minimum is the
@@ -96,7 +96,7 @@ def gemm_peak(n: int, reps: int = 5) -> tuple[float, float]:
 class NumpySide:
     """The library: Sequential MLP + CrossEntropyLoss + Adam, trained by Trainer, one epoch per fit()."""
 
-    def __init__(self, x, y, batch_size, threads: int = 1):
+    def __init__(self, x, y, batch_size, threads: int = 1, backend: str = "thread"):
         rng = np.random.default_rng(0)
         layers = []
         for k, (i, o) in enumerate(zip(SIZES[:-1], SIZES[1:])):
@@ -105,7 +105,7 @@ class NumpySide:
                 layers.append(nn.ReLU())
         self.model = nn.Sequential(*layers)
         if threads > 1:  # shards of each batch on every core (nn.DataParallel)
-            self.model = nn.DataParallel(self.model, threads)
+            self.model = nn.DataParallel(self.model, threads, backend=backend)
         self.trainer = Trainer(self.model, nn.CrossEntropyLoss(), optim.Adam(self.model.parameters(), lr=LR),
                                batch_size=batch_size, num_epochs=1, rng=rng, eval_train=False)
         self.x, self.y = x, y
@@ -180,6 +180,7 @@ def main() -> None:
               f"{'numpy %peak':>11} {'torch %peak':>11}")
     if ARGS.threads > 1:
         header += f" {'DP s':>7} {'DP ratio':>8} {'DP %peak':>8}"  # nn.DataParallel(model, threads)
+        header += f" {'DPp s':>7} {'DPp ratio':>9} {'DPp %peak':>9}"  # the same, backend="process"
     rows = []
     for bs_text in ARGS.batch_sizes:
         full = bs_text == "full"
@@ -189,6 +190,7 @@ def main() -> None:
         sides = {"numpy": NumpySide(xs, ys, bs), "torch": TorchSide(xs, ys, bs)}
         if ARGS.threads > 1:
             sides["numpy-dp"] = NumpySide(xs, ys, bs, ARGS.threads)
+            sides["numpy-dp-process"] = NumpySide(xs, ys, bs, ARGS.threads, backend="process")
         best = {k: float("inf") for k in sides}
         for name, side in sides.items():
             side.epoch()  # warm-up epoch: first-touch allocations, thread pools
@@ -198,19 +200,22 @@ def main() -> None:
                 best[name] = min(best[name], side.epoch())
         print(f"  batch {bs_text}: " + ", ".join(f"{k} {v:.3f} s" for k, v in best.items())
               + f" (ratio {best['numpy'] / best['torch']:.2f})", flush=True)
-        rows.append((bs_text, n, best["numpy"], best["torch"], best.get("numpy-dp")))
+        rows.append((bs_text, n, best["numpy"], best["torch"], best.get("numpy-dp"), best.get("numpy-dp-process")))
+        for side in sides.values():
+            getattr(side.model, "close", lambda: None)()  # DataParallel's worker processes
         peaks.append(gemm_peak(ARGS.peak_size, reps=2))  # between rows: the least disturbed peak wins
     # the peak is the best product seen during the whole run (load only ever lowers it)
     peak = max(max(p) for p in peaks)
     print(f"float32 GEMM peak: best of {len(peaks)} measurements = {peak:.1f} GFLOP/s "
           f"(numpy best {max(p[0] for p in peaks):.1f}, torch best {max(p[1] for p in peaks):.1f})")
     print(header)
-    for bs_text, n, t_np, t_torch, t_dp in rows:
+    for bs_text, n, t_np, t_torch, t_dp, t_dpp in rows:
         gflop = fps * n / 1e9
         line = (f"{bs_text:>6} {n:>7} {t_np:>8.3f} {t_torch:>8.3f} {t_np / t_torch:>6.2f} "
                 f"{100 * gflop / t_np / peak:>10.1f}% {100 * gflop / t_torch / peak:>10.1f}%")
         if t_dp is not None:
             line += f" {t_dp:>7.3f} {t_dp / t_torch:>8.2f} {100 * gflop / t_dp / peak:>7.1f}%"
+            line += f" {t_dpp:>7.3f} {t_dpp / t_torch:>9.2f} {100 * gflop / t_dpp / peak:>8.1f}%"
         print(line)
     load1 = os.getloadavg()
     print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")

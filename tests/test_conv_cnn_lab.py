@@ -36,7 +36,7 @@ def test_quick_cnn_lab(tmp_path: Path):
     assert res["test_acc"] > 0.4  # 10 classes: chance is 0.1; a broken backward stays near it
     for name in ("report.md", "curves.csv", "cnn_curves.png", "model_weights.npz", "config.json"):
         assert (out / name).exists(), name
-    assert "thread(s)" in (out / "report.md").read_text()  # the report says how the batches were sharded
+    assert "core(s) (" in (out / "report.md").read_text()  # the report says how the batches were sharded
     curves = json.loads((out / "curves.json").read_text())
     assert curves[-1]["train_loss"] < curves[0]["train_loss"]
     # the saved weights rebuild the same model (what the gradcam lab does)

@@ -1,5 +1,7 @@
 """nn.DataParallel: sharded forward/backward equals the plain module (outputs, dx, every
 gradient), gradcheck, Trainer runs, mode and parameter sync, BLAS limits restored, errors."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -231,6 +233,7 @@ def test_labs_wrap_models_only_when_more_than_one_core_is_asked_for():
     assert on_cores(model, 1) == (model, 1)
     wrapped, threads = on_cores(model, 3)
     assert isinstance(wrapped, nn.DataParallel) and wrapped.module is model and threads == 3
+    assert wrapped.backend == ("process" if sys.platform.startswith("linux") else "thread")
     assert on_cores(model, 0)[1] == nn.available_cores()
     with pytest.raises(ValueError, match="--threads must be 0"):
         on_cores(model, -2)

@@ -144,12 +144,13 @@ def run(config: Config, out_dir) -> dict:
     met = "meets" if final >= GOAL else "does NOT meet"
     summary_text = (f"test accuracy {final:.4f} after {len(rows)} epochs ({met} the {GOAL:.1%} goal); "
                     f"training took {wall:.0f} s")
+    sharding = (f"one shard of each batch per core, nn.DataParallel, {trained.backend} backend" if threads > 1
+                else "unsharded")
     report = [
         f"# {TITLE}", "",
         f"Data: {len(x_train)} training and {len(x_test)} test images, {num_classes} classes. "
         f"Adam, lr {config.lr:g} (x{config.lr_decay:g} after epochs {list(config.lr_decay_epochs)}), "
-        f"batch {config.batch_size}, {len(rows)} epochs, seed {config.seed}, {threads} thread(s) "
-        f"({'one shard of each batch per core, nn.DataParallel' if threads > 1 else 'unsharded'}).", "",
+        f"batch {config.batch_size}, {len(rows)} epochs, seed {config.seed}, {threads} core(s) ({sharding}).", "",
         "## Model", "", "```", format_summary(table), "```", "",
         "## Results", "",
         f"- Final test accuracy **{final:.4f}** ({met} the goal of {GOAL:.1%}); best {max(hist.test_acc):.4f} "

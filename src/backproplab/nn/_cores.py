@@ -1,0 +1,47 @@
+"""The cores of this process: how many, a thread pool over them, and BLAS held to one thread."""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One process-wide pool per size, shared by every DataParallel (threads are started once)."""
+    return _pool_of_process(workers, os.getpid())
+
+
+@lru_cache(maxsize=None)
+def _pool_of_process(workers: int, pid: int) -> ThreadPoolExecutor:
+    # keyed by the process id: a child made by fork() inherits the pool object but not its threads
+    return ThreadPoolExecutor(workers, thread_name_prefix="backproplab-shard")
+
+
+@lru_cache(maxsize=1)
+def _blas_libraries() -> list:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas").lib_controllers
+
+
+@contextmanager
+def single_threaded_blas():
+    """Limit every loaded BLAS to one thread inside the block; restore the old limits after it."""
+    libs = _blas_libraries()
+    before = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for lib, n in zip(libs, before):
+            lib.set_num_threads(n)
