@@ -272,3 +272,39 @@ def test_float32_stays_float32():
     x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
     y = model(x)
     assert y.dtype == np.float32 and model.backward(np.ones_like(y)).dtype == np.float32
+
+
+def _layouts(a):
+    """The same (N, C, H, W) values stored four ways: NCHW, NHWC, CNHW and the layers' own CHWN."""
+    return {"NCHW": np.ascontiguousarray(a),
+            "NHWC": np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+            "CNHW": np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3),
+            "CHWN": np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)}
+
+
+@pytest.mark.parametrize("make", [
+    lambda rng: nn.Conv2d(3, 4, 3, padding=1, rng=rng),
+    lambda rng: nn.Conv2d(4, 4, 3, stride=2, dilation=2, padding=2, groups=2, rng=rng),
+    lambda rng: nn.MaxPool2d(2),
+    lambda rng: nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True),
+    lambda rng: nn.AvgPool2d(3, stride=2, padding=1),
+    lambda rng: nn.BatchNorm2d(4),
+], ids=["conv", "conv-strided-grouped", "maxpool", "maxpool-padded", "avgpool", "batchnorm"])
+def test_every_memory_layout_of_x_and_dy_gives_the_same_numbers(make):
+    """The layers pick their buffers by memory order (batch-innermost for convolution, the input's
+    order for BatchNorm rows); the values must not depend on how x or dy happen to be stored."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((5, getattr(make(rng), "in_channels", 4), 7, 7))
+    ref_layer = make(np.random.default_rng(0)).double()
+    y_ref = ref_layer.forward(x)
+    dy = rng.standard_normal(y_ref.shape)
+    dx_ref = ref_layer.backward(dy)
+    for x_name, xl in _layouts(x).items():
+        for dy_name, dyl in _layouts(dy).items():
+            layer = make(np.random.default_rng(0)).double()
+            y = layer.forward(xl)
+            dx = layer.backward(dyl)
+            assert np.allclose(y, y_ref, rtol=1e-12, atol=1e-12), (x_name, dy_name)
+            assert np.allclose(dx, dx_ref, rtol=1e-12, atol=1e-12), (x_name, dy_name)
+            for p, q in zip(layer.parameters(), ref_layer.parameters()):
+                assert np.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-12), (x_name, dy_name)
