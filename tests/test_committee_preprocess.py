@@ -122,3 +122,43 @@ def test_apply_variant_names():
     np.testing.assert_array_equal(P.apply_variant(x, "deslant+width14"), P.normalize_width(P.deslant(x), 14))
     with pytest.raises(ValueError, match="unknown preprocessing"):
         P.apply_variant(x, "widht14")
+
+
+def test_blocks_per_core_give_the_same_images_bit_for_bit(monkeypatch):
+    """distort and the width/slant normalizations split their images over the cores (SciPy releases
+    the GIL); the split must not change a single number."""
+    from backproplab.utils import cores
+
+    rng = np.random.default_rng(5)
+    x = rng.random((800, 28, 28)).astype(np.float32)  # 256+ per core: 1, 2 and 3 blocks
+
+    def all_views():
+        return [P.distort(x, np.random.default_rng(1), alpha=16, sigma=5, rotation=8, scale=0.08,
+                                   shear=0.1),
+                P.distort(x, np.random.default_rng(1), rotation=8),
+                P.apply_variant(x, "deslant+width14")]
+
+    results = {}
+    for n_cores in (1, 2, 3):
+        monkeypatch.setattr(cores, "available_cores", lambda n_cores=n_cores: n_cores)
+        results[n_cores] = all_views()
+    for a, b, c in zip(results[1], results[2], results[3]):
+        assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+def test_per_core_blocks_splits_along_the_axis(monkeypatch):
+    from backproplab.utils import cores, per_core_blocks
+
+    monkeypatch.setattr(cores, "available_cores", lambda: 3)
+    a = np.arange(2 * 1000 * 3).reshape(2, 1000, 3)
+    calls = []
+
+    def fn(block):
+        calls.append(block.shape)
+        return block * 2
+
+    assert np.array_equal(per_core_blocks(fn, 1000, a, axis=1, min_block=100), a * 2)
+    assert sorted(calls) == [(2, 333, 3), (2, 333, 3), (2, 334, 3)]
+    calls.clear()
+    b = a[:, :500]
+    assert np.array_equal(per_core_blocks(fn, 500, b, axis=1), b * 2) and calls == [(2, 500, 3)]  # < 256 per core

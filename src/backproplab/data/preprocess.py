@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..utils.cores import per_core_blocks
+
 
 def _as_stack(x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
     """(..., H, W) -> (N, H, W) float array and the original shape."""
@@ -31,7 +33,15 @@ def _as_stack(x: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
 
 
 def _resample(stack: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Sample ``stack`` (N, H, W) at input coordinates ``rows``, ``cols`` (N, H, W) each, bilinearly."""
+    """Sample ``stack`` (N, H, W) at input coordinates ``rows``, ``cols`` (N, H, W) each, bilinearly.
+
+    Blocks of images go to every core (ndimage releases the GIL; each image is resampled alone,
+    so the result does not depend on the split).
+    """
+    return per_core_blocks(_resample_block, len(stack), stack, rows, cols)
+
+
+def _resample_block(stack: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     n = np.broadcast_to(np.arange(len(stack), dtype=np.float64)[:, None, None], rows.shape)
     coords = np.stack([n, rows, cols])  # (3, N, H, W): image index stays an integer, so no mixing of images
     return ndimage.map_coordinates(stack, coords, order=1, mode="grid-constant", cval=0.0)
@@ -191,7 +201,8 @@ def elastic_displacement(n: int, shape: tuple[int, int], alpha: float, sigma: fl
     field = rng.uniform(-1.0, 1.0, size=(2, n, *shape)).astype(np.float32)  # (2, N, H, W)
     # smooth within each image only (sigma 0 along the field and image axes); float32 and a
     # 3-sigma kernel keep a 60000-image epoch affordable
-    field = ndimage.gaussian_filter(field, sigma=(0, 0, sigma, sigma), mode="constant", cval=0.0, truncate=3.0)
+    field = per_core_blocks(lambda f: ndimage.gaussian_filter(f, sigma=(0, 0, sigma, sigma), mode="constant",
+                                                              cval=0.0, truncate=3.0), n, field, axis=1)
     return alpha * field[0], alpha * field[1]
 
 
@@ -237,15 +248,23 @@ def distort(x: np.ndarray, rng: np.random.Generator, *, alpha: float = 0.0, sigm
     """
     stack, shape = _as_stack(x)
     n, h, w = stack.shape
-    r, c = _grid((h, w))
-    pr, pc = r - (h - 1) / 2, c - (w - 1) / 2  # (H, W) centred
     a = random_affine_matrices(n, rng, rotation, scale, shear)  # (N, 2, 2)
-    rows = a[:, 0, 0, None, None] * pr + a[:, 0, 1, None, None] * pc + (h - 1) / 2  # (N, H, W)
-    cols = a[:, 1, 0, None, None] * pr + a[:, 1, 1, None, None] * pc + (w - 1) / 2
     if alpha > 0:
         d_rows, d_cols = elastic_displacement(n, (h, w), alpha, sigma, rng)
-        rows, cols = rows + d_rows, cols + d_cols
-    return _resample(stack.astype(np.float64), rows, cols).astype(stack.dtype).reshape(shape)
+    else:
+        d_rows = d_cols = np.zeros((n, 1, 1), np.float32)  # adding 0 changes no coordinate
+    # the random numbers are all drawn above, in a fixed order; the rest runs one block of images per core
+    return per_core_blocks(_warp_block, n, stack, a, d_rows, d_cols).reshape(shape)
+
+
+def _warp_block(stack: np.ndarray, a: np.ndarray, d_rows: np.ndarray, d_cols: np.ndarray) -> np.ndarray:
+    """Images (N, H, W) sampled at A p + d(p) for output pixel p (centred); same dtype."""
+    n, h, w = stack.shape
+    r, c = _grid((h, w))
+    pr, pc = r - (h - 1) / 2, c - (w - 1) / 2  # (H, W) centred
+    rows = a[:, 0, 0, None, None] * pr + a[:, 0, 1, None, None] * pc + (h - 1) / 2 + d_rows  # (N, H, W)
+    cols = a[:, 1, 0, None, None] * pr + a[:, 1, 1, None, None] * pc + (w - 1) / 2 + d_cols
+    return _resample_block(stack.astype(np.float64), rows, cols).astype(stack.dtype)
 
 
 def elastic_distort(x: np.ndarray, alpha: float, sigma: float, rng: np.random.Generator) -> np.ndarray:

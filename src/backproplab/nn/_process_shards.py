@@ -41,7 +41,7 @@ from multiprocessing.connection import wait
 
 import numpy as np
 
-from ._cores import _blas_libraries
+from ..utils.cores import _blas_libraries
 from .batchnorm import _BatchNorm
 from .module import Module
 

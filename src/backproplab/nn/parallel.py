@@ -59,7 +59,7 @@ import weakref
 
 import numpy as np
 
-from ._cores import _blas_libraries, _pool, available_cores, single_threaded_blas  # noqa: F401 (re-exported)
+from ..utils.cores import _blas_libraries, _pool, available_cores, single_threaded_blas  # noqa: F401 (re-exported)
 from ._process_shards import ProcessShards, pack_args, random_layers
 from .batchnorm import _BatchNorm
 from .module import Module
