@@ -59,7 +59,7 @@ import weakref
 
 import numpy as np
 
-from ..utils.cores import _blas_libraries, _pool, available_cores, single_threaded_blas  # noqa: F401 (re-exported)
+from ..utils.cores import _blas_libraries, _pool, available_cores, even_bounds, single_threaded_blas  # noqa: F401
 from ._process_shards import ProcessShards, pack_args, random_layers
 from .batchnorm import _BatchNorm
 from .module import Module
@@ -145,12 +145,9 @@ class DataParallel(Module):
         self._replica_params = {k: r.parameters() for k, r in self._replicas.items()}
         models = [module] + list(self._replicas.values())
         self._norms = [[m for m in model.modules() if isinstance(m, _BatchNorm)] for model in models]
-        self._random = [[(m, r, name)  # (module's layer, replica's layer, attribute holding a Generator)
-                         for m, r in zip(module.modules(), replica.modules())
-                         for name, value in vars(m).items() if isinstance(value, np.random.Generator)]
-                        for replica in self._replicas.values()]
         self._layers = dict(module.named_modules())  # a dict: a list of modules would count as children
-        self._random_layers = random_layers(module)
+        self._random_layers = random_layers(module)  # [(layer, attribute holding a Generator)]
+        self._replica_random = [[r for r, _ in random_layers(replica)] for replica in self._replicas.values()]
 
     def _replicate(self) -> Module:
         """A deep copy of ``module`` whose parameters share ``data`` with the original but own ``grad``."""
@@ -168,11 +165,19 @@ class DataParallel(Module):
             for m, r in zip(self._norms[0], self._norms[k]):
                 r.running_mean, r.running_var = m.running_mean, m.running_var
 
+    def _draw_seeds(self, shards: int) -> list[list[int]]:
+        """For shards 1.. (in training), one seed per random layer, drawn from the module's own
+        generators shard by shard: both backends draw the same seeds in the same order."""
+        if not self.training:
+            return [[] for _ in range(1, shards)]
+        return [[int(getattr(m, name).integers(2 ** 63)) for m, name in self._random_layers]
+                for _ in range(1, shards)]
+
     def _seed_random_layers(self, shards: int) -> None:
-        """Give every random layer of replica k a fresh stream, seeded from the module's own generator."""
-        for k in range(1, shards):
-            for m, r, name in self._random[k - 1]:
-                setattr(r, name, np.random.default_rng(int(getattr(m, name).integers(2 ** 63))))
+        """Give every random layer of replica k a fresh stream from :meth:`_draw_seeds`."""
+        for k, seeds in enumerate(self._draw_seeds(shards), start=1):
+            for (_, name), r, seed in zip(self._random_layers, self._replica_random[k - 1], seeds):
+                setattr(r, name, np.random.default_rng(seed))
 
     def _run(self, fn, n: int) -> list:
         """fn(module_or_replica, lo, hi) for every shard of a batch of n; results in shard order."""
@@ -204,9 +209,7 @@ class DataParallel(Module):
             for norms in self._norms[:shards]:
                 for m in norms:
                     m._shard = None
-        # report the error that broke the group, not the BrokenBarrierError it caused elsewhere
-        for e in sorted((e for e in errors if e is not None), key=lambda e: isinstance(e, threading.BrokenBarrierError)):
-            raise e
+        _raise_first(errors)
         return results + [f.result() for f in futures]
 
     def forward(self, x: np.ndarray, *args, **kwargs) -> np.ndarray:
@@ -225,10 +228,9 @@ class DataParallel(Module):
                              **{k: part(v, lo, hi) for k, v in kwargs.items()})
 
         if self.backend == "process":
-            return self._forward_processes(x, args, kwargs, part)
+            return self._forward_processes(x, args, kwargs, part, shard)
         self._sync()
-        if self.training:
-            self._seed_random_layers(min(self.threads, n))
+        self._seed_random_layers(min(self.threads, n))
         outs = self._run(shard, n)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
@@ -258,11 +260,10 @@ class DataParallel(Module):
     def _split(self, n: int) -> int:
         """Set the shard bounds for a batch of n; return the number of shards."""
         shards = min(self.threads, n)
-        edges = [n * k // shards for k in range(shards + 1)]  # sizes differ by at most one
-        self._bounds = list(zip(edges[:-1], edges[1:]))
+        self._bounds = even_bounds(n, shards)
         return shards
 
-    def _forward_processes(self, x, args, kwargs, part) -> np.ndarray:
+    def _forward_processes(self, x, args, kwargs, part, shard) -> np.ndarray:
         shards = self._split(len(x))
         if shards == 1:
             return self.module.forward(x, *args, **kwargs)
@@ -271,8 +272,7 @@ class DataParallel(Module):
             _close_workers(self._workers)
             workers = self._workers[0] = ProcessShards(self.module, self.threads - 1)
         workers.sync()
-        seeds = [[int(getattr(m, name).integers(2 ** 63)) for m, name in self._random_layers] if self.training
-                 else [] for _ in range(1, shards)]  # the thread backend's order: shard by shard
+        seeds = self._draw_seeds(shards)
         keys = list(kwargs)
         messages = []
         for k in range(1, shards):
@@ -283,9 +283,7 @@ class DataParallel(Module):
                       "training": [m.training for m in self._layers.values()], "args": spec[1:len(args) + 1],
                       "kwargs": keys, "kwarg_values": spec[len(args) + 1:]}
             messages.append((header, arrays))
-        lo, hi = self._bounds[0]
-        out0, replies = self._call_processes(workers, shards, messages, lambda: self.module.forward(
-            x[lo:hi], *(part(a, lo, hi) for a in args), **{key: part(kwargs[key], lo, hi) for key in keys}))
+        out0, replies = self._call_processes(workers, shards, messages, lambda: shard(self.module, *self._bounds[0]))
         self._last_workers = workers
         return np.concatenate([out0] + [replies[k][1][0] for k in range(1, shards)])
 
@@ -328,10 +326,7 @@ class DataParallel(Module):
         finally:
             if not done:  # interrupted half-way: replies may be pending, start afresh next time
                 workers.broken = True
-        # report the error that broke the group, not the BrokenBarrierError it caused elsewhere
-        errors = ([error] if error is not None else []) + errors
-        for e in sorted(errors, key=lambda e: isinstance(e, threading.BrokenBarrierError)):
-            raise e
+        _raise_first([error] + errors)
         return out0, replies
 
     def close(self) -> None:
@@ -367,6 +362,13 @@ class DataParallel(Module):
 
     def extra_repr(self) -> str:
         return f"threads={self.threads}" + (f", backend={self.backend!r}" if self.backend != "thread" else "")
+
+
+def _raise_first(errors: list) -> None:
+    """Raise the error that broke a group of shards (None entries are shards that succeeded),
+    not the BrokenBarrierError it caused in the shards waiting for it."""
+    for e in sorted((e for e in errors if e is not None), key=lambda e: isinstance(e, threading.BrokenBarrierError)):
+        raise e
 
 
 def _close_workers(holder: list) -> None:

@@ -50,6 +50,12 @@ def single_threaded_blas():
             lib.set_num_threads(n)
 
 
+def even_bounds(n: int, k: int) -> list[tuple[int, int]]:
+    """(lo, hi) of k contiguous blocks covering range(n), sizes differing by at most one."""
+    edges = [n * i // k for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
 def per_core_blocks(fn, n: int, *arrays, axis: int = 0, min_block: int = 256):
     """``fn(*arrays)`` computed as ``fn`` of contiguous blocks along ``axis`` (of length n), one
     block per core in the shared thread pool, concatenated along ``axis``.
@@ -61,11 +67,10 @@ def per_core_blocks(fn, n: int, *arrays, axis: int = 0, min_block: int = 256):
     k = max(1, min(available_cores(), n // min_block))
     if k == 1:
         return fn(*arrays)
-    edges = [n * i // k for i in range(k + 1)]
     index = (slice(None),) * axis
 
-    def block(i):
-        part = index + (slice(edges[i], edges[i + 1]),)
+    def block(bounds):
+        part = index + (slice(*bounds),)
         return fn(*(a[part] for a in arrays))
 
-    return np.concatenate(list(_pool(k).map(block, range(k))), axis=axis)
+    return np.concatenate(list(_pool(k).map(block, even_bounds(n, k))), axis=axis)
