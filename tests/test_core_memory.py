@@ -26,7 +26,7 @@ LOOP = textwrap.dedent("""
         for _ in range(n):
             y = model.forward(x)
             model.backward(np.ones_like(y))
-    steps(300)  # warm-up: the heap grows to its working size (it settles within about 250 steps)
+    steps(500)  # warm-up: the heap grows to its working size (a few one-time growths up to about step 350)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     steps(100)
     print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 100)

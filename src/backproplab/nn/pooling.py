@@ -69,12 +69,13 @@ class MaxPool2d(_Pool2d):
     def forward(self, x: np.ndarray) -> np.ndarray:
         geo = _pool_geometry("MaxPool2d", x, self.kernel_size, self.stride, self.padding, self.dilation,
                              self.ceil_mode)
-        buf = geo.pad(x, fill=-np.inf) if any(map(any, geo.pads)) else None
+        # (C, H, W, N) order: a padded buffer, or without padding a view of x itself (no copy)
+        src = geo.pad(x, fill=-np.inf) if any(map(any, geo.pads)) else geo.to_buffer_order(x)
         kh, kw = self.kernel_size
         best = idx = None
         for i in range(kh):
             for j in range(kw):
-                tap = (geo.tap_view(buf, i, j) if buf is not None else self._tap(x, geo, i, j))
+                tap = geo.tap_view(src, i, j)
                 if best is None:
                     best = tap.copy(order="K")  # keeps the input's memory order
                     idx = np.zeros_like(best, dtype=np.uint8 if kh * kw < 256 else np.int32)
@@ -82,39 +83,29 @@ class MaxPool2d(_Pool2d):
                 upd = tap > best  # strict: ties keep the earlier position
                 np.maximum(best, tap, out=best)
                 idx += upd * (i * kw + j - idx)  # idx = k where upd; integer arithmetic beats masked writes
-        if buf is not None:
-            best = geo.from_buffer_order(best)  # (N, C, Ho, Wo) view of the (C, Ho, Wo, N) result
-            idx = geo.from_buffer_order(idx)
+        best, idx = geo.from_buffer_order(best), geo.from_buffer_order(idx)  # (N, C, Ho, Wo) views
         self._geo, self._idx, self._x = geo, idx, x
         return best
 
-    def _tap(self, x, geo, i, j):
-        """(N, C, Ho, Wo) strided view of tap (i, j) straight from the unpadded x (no copy)."""
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        ho, wo = geo.out_hw
-        return x[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw]
-
     def backward(self, dy: np.ndarray) -> np.ndarray:
         geo, idx = self._geo, self._idx
-        dy = like_layout(dy, idx)
+        dy = geo.to_buffer_order(like_layout(dy, idx))
+        idx = geo.to_buffer_order(idx)
         kh, kw = self.kernel_size
         padded = any(map(any, geo.pads))
         dx = np.zeros_like(self._x, dtype=np.result_type(dy.dtype, self._x.dtype))  # x's memory order
-        if padded:
-            buf = geo.zeros(dx.dtype)
+        dst = geo.zeros(dx.dtype) if padded else geo.to_buffer_order(dx)  # (C, H, W, N) order, as forward
         spans = [d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation)]
-        disjoint = all(s >= span for s, span in zip(self.stride, spans))
+        disjoint = not padded and all(s >= span for s, span in zip(self.stride, spans))
         for i in range(kh):
             for j in range(kw):
                 hit = idx == i * kw + j
-                if padded:
-                    geo.tap_view(buf, i, j)[...] += geo.to_buffer_order(np.where(hit, dy, 0))
-                elif disjoint:  # each pixel in at most one window: write, no add
-                    np.multiply(dy, hit, out=self._tap(dx, geo, i, j))
+                if disjoint:  # each pixel in at most one window: write, no add
+                    np.multiply(dy, hit, out=geo.tap_view(dst, i, j))
                 else:
-                    self._tap(dx, geo, i, j)[...] += np.where(hit, dy, 0)  # overlapping windows: add
+                    geo.tap_view(dst, i, j)[...] += np.where(hit, dy, 0)  # padding or overlapping windows: add
         if padded:
-            dx[...] = geo.from_buffer_order(geo.interior(buf))
+            dx[...] = geo.from_buffer_order(geo.interior(dst))
         return dx
 
 
