@@ -119,29 +119,27 @@ def main(argv=None) -> dict:
                              "adam": (optim.Adam, torch.optim.Adam, 1e-3)}[args.optimizer]
     opt, topt = np_opt(model.parameters(), lr=lr), torch_opt(tmodel.parameters(), lr=lr)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    runs = {"numpy": lambda: time_numpy(model, opt, x, y, args.steps),
-            "torch": lambda: time_torch(tmodel, topt, tx, ty, args.steps)}
+    # name -> run(steps); the DataParallel sides wrap a fresh copy of the same model
+    runs = {"numpy": lambda steps: time_numpy(model, opt, x, y, steps),
+            "torch": lambda steps: time_torch(tmodel, topt, tx, ty, steps)}
+    wrapped = {}  # name -> (label, label in the ratio line, result key)
     if args.threads > 1:
-        dp_model = numpy_model(np.random.default_rng(0))
-        dp = nn.DataParallel(dp_model, args.threads)
-        dp.needs_input_grad = False
-        dp_opt = np_opt(dp.parameters(), lr=lr)
-        runs["numpy-dp"] = lambda: time_numpy(dp, dp_opt, x, y, args.steps)
-        pp_model = numpy_model(np.random.default_rng(0))
-        pp = nn.DataParallel(pp_model, args.threads, backend="process")
-        pp.needs_input_grad = False
-        pp_opt = np_opt(pp.parameters(), lr=lr)
-        runs["numpy-dp-process"] = lambda: time_numpy(pp, pp_opt, x, y, args.steps)
+        for name, backend, label, ratio_label, key in (
+                ("numpy-dp", "thread", f"numpy DataParallel({args.threads})", "numpy DataParallel", "dp"),
+                ("numpy-dp-process", "process", f"numpy DataParallel({args.threads}, backend='process')",
+                 "numpy DataParallel (processes)", "dp_process")):
+            dp = nn.DataParallel(numpy_model(np.random.default_rng(0)), args.threads, backend=backend)
+            dp.needs_input_grad = False
+            dp_opt = np_opt(dp.parameters(), lr=lr)
+            runs[name] = lambda steps, dp=dp, dp_opt=dp_opt: time_numpy(dp, dp_opt, x, y, steps)
+            wrapped[name] = (label, ratio_label, key)
 
-    time_numpy(model, opt, x, y, 10)  # warm-up: allocator, BLAS threads, oneDNN kernels
-    time_torch(tmodel, topt, tx, ty, 10)
-    if "numpy-dp" in runs:
-        time_numpy(dp, dp_opt, x, y, 10)
-        time_numpy(pp, pp_opt, x, y, 10)
+    for run in runs.values():
+        run(10)  # warm-up: allocator, BLAS threads, oneDNN kernels, worker processes
     times = {name: [] for name in runs}
     for _ in range(args.repeats):
         for name, run in runs.items():
-            times[name].append(run())
+            times[name].append(run(args.steps))
     np_times, torch_times = times["numpy"], times["torch"]
     t_np, t_torch = min(np_times), min(torch_times)
     print(f"model: conv3x3(1->16)-ReLU-maxpool-conv3x3(16->32)-ReLU-maxpool-Linear(1568->10), "
@@ -155,17 +153,12 @@ def main(argv=None) -> dict:
           + ", ".join(f"{t:.3f}" for t in torch_times))
     print(f"ratio numpy / pytorch: {t_np / t_torch:.3f}  (goal <= 1.0)")
     result = {"numpy_s": t_np, "torch_s": t_torch, "ratio": t_np / t_torch}
-    if "numpy-dp" in times:
-        t_dp = min(times["numpy-dp"])
-        print(f"numpy DataParallel({args.threads}): {t_dp:8.3f} s  ({1e3 * t_dp / args.steps:.2f} ms/step)  runs: "
-              + ", ".join(f"{t:.3f}" for t in times["numpy-dp"]))
-        print(f"ratio numpy DataParallel / pytorch: {t_dp / t_torch:.3f}  (goal <= 1.0)")
-        result.update(numpy_dp_s=t_dp, ratio_dp=t_dp / t_torch)
-        t_pp = min(times["numpy-dp-process"])
-        print(f"numpy DataParallel({args.threads}, backend='process'): {t_pp:8.3f} s  "
-              f"({1e3 * t_pp / args.steps:.2f} ms/step)  runs: " + ", ".join(f"{t:.3f}" for t in times["numpy-dp-process"]))
-        print(f"ratio numpy DataParallel (processes) / pytorch: {t_pp / t_torch:.3f}  (goal <= 1.0)")
-        result.update(numpy_dp_process_s=t_pp, ratio_dp_process=t_pp / t_torch)
+    for name, (label, ratio_label, key) in wrapped.items():
+        t_dp = min(times[name])
+        print(f"{label}: {t_dp:8.3f} s  ({1e3 * t_dp / args.steps:.2f} ms/step)  runs: "
+              + ", ".join(f"{t:.3f}" for t in times[name]))
+        print(f"ratio {ratio_label} / pytorch: {t_dp / t_torch:.3f}  (goal <= 1.0)")
+        result.update({f"numpy_{key}_s": t_dp, f"ratio_{key}": t_dp / t_torch})
     return result
 
 
