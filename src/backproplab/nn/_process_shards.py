@@ -215,7 +215,7 @@ def _worker_main(rank: int, pipes, module: Module, grads: list[np.ndarray], slot
                 for p in params:
                     p.zero_grad()
                 dx = module.backward(arrays[0])
-                reached = [not p._grad_is_zero for p in params]
+                reached = [p.has_grad for p in params]
                 send(conn, {"op": "ok", "reached": reached}, [] if dx is None else [dx])
         except BaseException as e:  # report it; rank 0 decides
             barriers[shards].abort()  # rank 0 may wait for us in an all-reduce

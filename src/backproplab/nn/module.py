@@ -29,42 +29,56 @@ class Parameter:
     Attributes:
         data: the value, any shape.
         grad: same shape and dtype as ``data``; layers add into it in ``backward``.
+        has_grad: False after ``zero_grad()`` (PyTorch's ``grad is None``) until a layer
+            touches ``grad``; optimizers skip such a parameter, as PyTorch's do.
 
-    ``zero_grad()`` only marks the gradient as zero; the zeros are written the first
-    time ``grad`` is read. A layer whose gradient is a matrix product adds it with
-    :meth:`add_matmul_`, which writes the product straight into ``grad`` when the
-    gradient is still zero: no temporary array and no separate pass that adds it
-    (PyTorch gets the same by setting ``.grad`` to None in ``zero_grad``).
+    ``zero_grad(set_to_none=True)`` (PyTorch's default) marks the parameter as having no
+    gradient; ``zero_grad(set_to_none=False)`` gives it a gradient of zeros, which an
+    optimizer still steps with (momentum and weight decay act on it). Either way the zeros
+    are written lazily, the first time ``grad`` is read: a layer whose gradient is a matrix
+    product adds it with :meth:`add_matmul_`, which writes the product straight into
+    ``grad`` when it is still zero (no temporary array, no separate pass that adds it).
     """
 
-    __slots__ = ("data", "_grad", "_grad_is_zero")
+    __slots__ = ("data", "_grad", "_grad_is_zero", "_has_grad")
 
     def __init__(self, data: np.ndarray):
         self.data = np.asarray(data)
         self._grad = np.zeros_like(self.data)
         self._grad_is_zero = False
+        self._has_grad = True
 
     @property
     def grad(self) -> np.ndarray:
+        """The gradient array (reading it counts as giving the parameter a gradient)."""
         if self._grad_is_zero:  # materialise the zeros zero_grad() promised
             self._grad.fill(0)
             self._grad_is_zero = False
+        self._has_grad = True
         return self._grad
 
     @grad.setter
     def grad(self, value: np.ndarray) -> None:
         self._grad = value
         self._grad_is_zero = False
+        self._has_grad = True
 
-    def zero_grad(self) -> None:
-        """Set the gradient to zero (lazily: nothing is written until it is used)."""
+    @property
+    def has_grad(self) -> bool:
+        """Whether a gradient was given since the last ``zero_grad(set_to_none=True)``."""
+        return self._has_grad
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradient (``set_to_none=True``) or set it to zeros; lazily, nothing is written now."""
         self._grad_is_zero = True
+        self._has_grad = not set_to_none
 
     def add_matmul_(self, a: np.ndarray, b: np.ndarray) -> None:
         """``grad += a @ b``, computed into ``grad`` itself when it is zero."""
         if self._grad_is_zero and self._grad.dtype == np.result_type(a, b):
             np.matmul(a, b, out=self._grad)
             self._grad_is_zero = False
+            self._has_grad = True
         else:
             self.grad += a @ b
 
@@ -73,6 +87,7 @@ class Parameter:
         if self._grad_is_zero and self._grad.dtype == a.dtype:
             np.sum(a, axis=axis, out=self._grad)
             self._grad_is_zero = False
+            self._has_grad = True
         else:
             self.grad += a.sum(axis=axis)
 
@@ -158,9 +173,19 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (see :meth:`Parameter.zero_grad`; PyTorch's default)."""
         for p in self.parameters():
-            p.zero_grad()
+            p.zero_grad(set_to_none)
+
+    def checkpoint_settings(self) -> dict:
+        """Settings outside the state dict that decide this module's numbers in training.
+
+        A checkpoint records them, and a run resumed from it must have the same ones to repeat
+        the interrupted run exactly (e.g. ``DataParallel``'s shard count, which decides the
+        dropout streams). Plain layers have none.
+        """
+        return {}
 
     def num_parameters(self) -> int:
         return int(sum(p.data.size for p in self.parameters()))

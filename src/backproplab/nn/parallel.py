@@ -250,7 +250,7 @@ class DataParallel(Module):
         dxs = self._run(lambda m, lo, hi: m.backward(dy[lo:hi]), n)  # the same shards as forward
         for k in range(1, len(self._bounds)):
             for p, q in zip(self._params, self._replica_params[k]):
-                if not q._grad_is_zero:  # the shard reached this parameter
+                if q.has_grad:  # the shard reached this parameter
                     p.grad += q.grad
         if dxs[0] is None:  # needs_input_grad is False: no shard computed dx
             return None

@@ -71,16 +71,23 @@ class Optimizer:
         if not np.isfinite(wd) or wd < 0:
             raise ValueError(f"{type(self).__name__}: invalid weight_decay={wd}; it must be >= 0")
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop the gradients (PyTorch's default), or set them to zeros with ``set_to_none=False``.
+
+        A parameter without a gradient is skipped by :meth:`step`: no momentum, no weight
+        decay, no step count of its own (as ``torch.optim``); one with a zero gradient is
+        stepped like any other.
+        """
         for p in self._all_params():
-            p.zero_grad()
+            p.zero_grad(set_to_none)
 
     def step(self) -> None:
         self.step_count += 1
         i = 0
         for group in self.param_groups:
             for p in group["params"]:
-                self._update(p, self.state[i], group)
+                if p.has_grad:
+                    self._update(p, self.state[i], group)
                 i += 1
         if self.step_count % self.FLUSH_EVERY == 0:
             self._flush_subnormals()
