@@ -33,6 +33,11 @@ CASES = [
     ("adam", optim.Adam, torch.optim.Adam, dict(lr=0.01)),
     ("adam_weight_decay", optim.Adam, torch.optim.Adam, dict(lr=0.05, betas=(0.8, 0.99), weight_decay=0.1)),
     ("adam_eps", optim.Adam, torch.optim.Adam, dict(lr=0.1, eps=1e-3)),
+    ("adam_amsgrad", optim.Adam, torch.optim.Adam, dict(lr=0.03, amsgrad=True, weight_decay=0.05)),
+    ("adamw", optim.AdamW, torch.optim.AdamW, dict(lr=1e-3)),
+    ("adamw_strong_decay", optim.AdamW, torch.optim.AdamW, dict(lr=0.05, weight_decay=0.5, betas=(0.8, 0.95))),
+    ("adamw_amsgrad", optim.AdamW, torch.optim.AdamW, dict(lr=0.02, weight_decay=0.1, amsgrad=True, eps=1e-6)),
+    ("adamw_no_decay", optim.AdamW, torch.optim.AdamW, dict(lr=0.01, weight_decay=0.0)),
 ]
 
 

@@ -3,5 +3,6 @@ from .optimizer import Optimizer, l2_param_groups
 from .sgd import SGD, Momentum
 from .rmsprop import RMSprop
 from .adam import Adam
-
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}
+from .adamw import AdamW
+from .registry import OPTIMIZERS, make_optimizer
+from . import lr_scheduler

@@ -4,9 +4,12 @@ Reference: https://pytorch.org/docs/stable/optim.html
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ..nn.module import Parameter
+from ..utils.io import to_jsonable
 
 
 class Optimizer:
@@ -121,21 +124,69 @@ class Optimizer:
         return g
 
     # -- state (flat dict of arrays: savable with np.savez, no pickle) ---------
+    #: version of the layout written by :meth:`state_dict`; 2 added the hyperparameters of every group
+    STATE_FORMAT = 2
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        out = {"step_count": np.array(self.step_count)}
+        """The optimizer's state as plain arrays (no pickle needed to save or read it).
+
+        Keys: ``format``, ``type`` (the class name), ``step_count``, ``param_groups`` (a JSON
+        string: every group's hyperparameters, as a learning-rate scheduler left them, and its
+        number of parameters) and ``state.<i>.<name>`` (the per-parameter state, i = position of
+        the parameter over all groups). As ``torch.optim.Optimizer.state_dict``, loading it
+        restores the hyperparameters too.
+        """
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "num_params": len(g["params"])}
+                  for g in self.param_groups]
+        out = {"format": np.array(self.STATE_FORMAT), "type": np.array(type(self).__name__),
+               "step_count": np.array(self.step_count), "param_groups": np.array(json.dumps(to_jsonable(groups)))}
         for i, st in enumerate(self.state):
             for k, v in st.items():
                 out[f"state.{i}.{k}"] = np.array(v, copy=True)
         return out
 
+    def check_state_dict(self, sd: dict) -> list[dict]:
+        """Raise ValueError unless ``sd`` (from :meth:`state_dict`) fits this optimizer; return its groups.
+
+        Nothing is changed, so a caller can check every part of a checkpoint before restoring any.
+        """
+        name = type(self).__name__
+        missing = [k for k in ("format", "type", "step_count", "param_groups") if k not in sd]
+        if missing:
+            raise ValueError(f"the optimizer state lacks {missing}: it was saved by an older backproplab "
+                             f"(state format 1; this one reads format {self.STATE_FORMAT})")
+        if int(sd["format"]) != self.STATE_FORMAT:
+            raise ValueError(f"the optimizer state has format {int(sd['format'])}; this backproplab reads "
+                             f"format {self.STATE_FORMAT}")
+        if str(sd["type"]) != name:
+            raise ValueError(f"the optimizer state belongs to {sd['type']}, not {name}")
+        groups = json.loads(str(sd["param_groups"]))
+        sizes = [len(g["params"]) for g in self.param_groups]
+        if [g.get("num_params") for g in groups] != sizes:
+            raise ValueError(f"{name}: the optimizer state has groups of {[g.get('num_params') for g in groups]} "
+                             f"parameters, this optimizer {sizes}")
+        params = self._all_params()
+        for key, v in sd.items():
+            if key.startswith("state."):
+                i = int(key.split(".", 2)[1])
+                if i >= len(params) or (np.ndim(v) and np.shape(v) != params[i].data.shape):
+                    raise ValueError(f"{name}: optimizer state {key} of shape {np.shape(v)} does not fit the "
+                                     "parameters (another model?)")
+        return groups
+
     def load_state_dict(self, sd: dict) -> None:
+        """Restore :meth:`state_dict`'s output: per-parameter state, step count and hyperparameters."""
+        groups = self.check_state_dict(sd)
+        for group, saved in zip(self.param_groups, groups):
+            for k, v in saved.items():
+                if k != "num_params":
+                    group[k] = tuple(v) if isinstance(v, list) else v  # JSON turned tuples (betas) into lists
         self.step_count = int(sd["step_count"])
         self.state = [dict() for _ in self._all_params()]
         for key, v in sd.items():
             if key.startswith("state."):
                 _, i, k = key.split(".", 2)
                 self.state[int(i)][k] = np.array(v, copy=True)
-
 
 def l2_param_groups(model, gamma: float, m: int) -> list[dict]:
     """Parameter groups for the assignment's L2 cost 1/(2m)[Σ(h-y)² + γ Σθ²].
