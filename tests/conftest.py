@@ -11,3 +11,22 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def lab_run():
+    """Run a lab's quick configuration (plus overrides) through the real runner.
+
+    ``result, folder = lab_run(module, tmp_path, langs=("en", "fa"), num_epochs=2)``
+    """
+    import dataclasses
+
+    from backproplab.labs.runner import run_lab
+
+    def run(module, out, langs=("en",), quick=True, **changes):
+        config = module.Config().quick() if quick else module.Config()
+        if changes:
+            config = dataclasses.replace(config, **changes)
+        return run_lab(module, config, out, langs=langs), out
+
+    return run

@@ -6,7 +6,7 @@
 """
 from .download import ChecksumError, DownloadError, download_file, md5_file
 from .fashion_mnist import (CLASS_NAMES, CONTENT_MD5, DEFAULT_DIR, ENV_VAR, GZ_MD5, Dataset, DatasetNotFoundError,
-                            Location, download_fashion_mnist, load_fashion_mnist, locate_fashion_mnist,
+                            Location, download_fashion_mnist, load_fashion_mnist, locate_fashion_mnist, parse_classes,
                             resolve_data_dir, verify_fashion_mnist)
 from .idx import DataFormatError, parse_idx, read_idx, write_idx
 from .npz_format import NPZ_FILES, read_npz_split, write_assignment_npz
@@ -16,6 +16,7 @@ __all__ = [
     "CLASS_NAMES", "CONTENT_MD5", "DEFAULT_DIR", "ENV_VAR", "GZ_MD5", "NPZ_FILES",
     "ChecksumError", "DataFormatError", "Dataset", "DatasetNotFoundError", "DownloadError", "Location",
     "download_fashion_mnist", "download_file", "load_fashion_mnist", "locate_fashion_mnist", "md5_file",
+    "parse_classes",
     "parse_idx", "read_idx", "read_npz_split", "resolve_data_dir", "train_val_split", "verify_fashion_mnist",
     "write_assignment_npz", "write_idx",
 ]

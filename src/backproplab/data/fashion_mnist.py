@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -83,6 +84,30 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of always predicting the most frequent training class."""
+        return float(np.bincount(self.y_train).max() / len(self.y_train))
+
+    def subset(self, train_size: int | None, rng: np.random.Generator, test_size: int | None = None) -> "Dataset":
+        """A random ``train_size`` of the training samples and ``test_size`` of the test samples.
+
+        ``None`` keeps a split whole, in file order, and draws nothing from ``rng``. A subset is
+        a random permutation's first samples (a user's npz files may be sorted by class), drawn
+        training split first, so the same generator state gives the same subset.
+        """
+        def pick(x, y, size, split):
+            if size is None:
+                return x, y
+            if not isinstance(size, (int, np.integer)) or not 1 <= size <= len(x):
+                raise ValueError(f"{split}_size must be between 1 and the {len(x)} {split} samples, got {size!r}")
+            keep = rng.permutation(len(x))[:size]
+            return x[keep], y[keep]
+
+        x_train, y_train = pick(self.x_train, self.y_train, train_size, "train")
+        x_test, y_test = pick(self.x_test, self.y_test, test_size, "test")
+        return dataclasses.replace(self, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
 
 
 @dataclass(frozen=True)
@@ -205,6 +230,20 @@ def _select(images, labels, white, ids, flatten, normalize, dtype, where):
     n = len(x)
     x = x.reshape(n, -1) if flatten else x.reshape(n, 1, 28, 28)  # (N, 784) or (N, 1, 28, 28)
     return x, y
+
+
+def parse_classes(text) -> tuple[int, ...] | None:
+    """'0,1' -> (0, 1); 'all' or None -> None (all ten). At least two distinct ids in 0..9."""
+    if text is None or (isinstance(text, str) and text.strip().lower() == "all"):
+        return None
+    parts = text if isinstance(text, (tuple, list)) else [p for p in str(text).split(",") if p.strip()]
+    try:
+        classes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"classes are a comma list of Fashion-MNIST ids like 0,1, or 'all'; got {text!r}") from None
+    if len(classes) < 2 or len(set(classes)) != len(classes) or any(c < 0 or c > 9 for c in classes):
+        raise ValueError(f"classes need at least two distinct ids in 0..9, got {text!r}")
+    return classes
 
 
 def load_fashion_mnist(classes=(0, 1), data_dir=None, flatten=True, normalize=True, dtype=np.float32) -> Dataset:
