@@ -18,3 +18,5 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .residual import Residual, ResidualBlock
 from .parallel import DataParallel, available_cores
+from .loss import make_loss
+from . import functional

@@ -21,7 +21,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     The 1e-6 is PyTorch's, so the clipped norm lands just under ``max_norm``.
 
     Args:
-        parameters: a Parameter or an iterable of them (e.g. ``model.parameters()``).
+        parameters: a Parameter or an iterable of them (e.g. ``model.parameters()``); those
+            without a gradient (``has_grad`` False) are left out, as PyTorch leaves out ``grad=None``.
         max_norm: the largest allowed total norm (> 0).
         norm_type: q of the q-norm; ``float('inf')`` for the max-norm.
         error_if_nonfinite: raise if the total norm is NaN or inf.
@@ -31,7 +32,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     """
     if isinstance(parameters, Parameter):
         parameters = [parameters]
-    params = list(parameters)
+    # as PyTorch skips a None grad: reading p.grad would give the parameter a (zero) gradient,
+    # and the optimizer would then step it (momentum, weight decay) instead of skipping it
+    params = [p for p in parameters if p.has_grad]
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be > 0, got {max_norm}")
     if not params:

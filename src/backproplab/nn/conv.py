@@ -96,30 +96,44 @@ class Conv2d(Module):
         return s + f", bias={self.bias is not None}"
 
 
+def _single(name: str, value, minimum: int = 1) -> int:
+    """Conv1d's int or 1-tuple argument -> int (as PyTorch, which refuses a longer tuple)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"Conv1d: {name} must be an int or a 1-tuple, got {value!r} "
+                             f"({len(value)} values for 1 spatial dimension)")
+        value = value[0]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise ValueError(f"Conv1d: {name} must be an int or a 1-tuple, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"Conv1d: {name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
 class Conv1d(Module):
     """1-D convolution over (N, C, L): a Conv2d with a 1 x k kernel over an image of height 1.
 
     Shapes: x (N, in_channels, L) -> y (N, out_channels, Lo); weight (out_channels,
-    in_channels // groups, k); bias (out_channels,). Arguments as :class:`Conv2d`
-    with ints instead of pairs.
+    in_channels // groups, k); bias (out_channels,). Arguments as :class:`Conv2d`,
+    with an int or a 1-tuple where Conv2d takes a pair (a 2-tuple is an error, as in PyTorch).
 
     Reference: https://pytorch.org/docs/stable/generated/torch.nn.Conv1d.html
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding=0,
-                 dilation: int = 1, groups: int = 1, bias: bool = True, *, rng: np.random.Generator,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, *, rng: np.random.Generator,
                  init: str = "pytorch", dtype=np.float32):
         super().__init__()
         _check_channels("Conv1d", in_channels, out_channels, groups)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = pair("kernel_size", kernel_size)[0]
-        self.stride = pair("stride", stride)[0]
-        self.dilation = pair("dilation", dilation)[0]
-        self.padding = padding
+        self.kernel_size = _single("kernel_size", kernel_size)
+        self.stride = _single("stride", stride)
+        self.dilation = _single("dilation", dilation)
         if isinstance(padding, str):
+            self.padding = padding
             pads = conv_padding(padding, (1, self.kernel_size), (1, self.stride), (1, self.dilation))
         else:
-            p = pair("padding", padding, minimum=0)[0]
+            self.padding = p = _single("padding", padding, minimum=0)
             pads = ((0, 0), (p, p))
         self._pads = ((0, 0), pads[1])
         shape = (out_channels, in_channels // groups, self.kernel_size)

@@ -8,6 +8,8 @@ the assignment's MSE convention J = 1/(2m) Σ_i ||h_i - y_i||².
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 
@@ -146,4 +148,23 @@ class CrossEntropyLoss:
         return logits.argmax(axis=1)
 
 
+#: name -> loss class
 LOSSES = {"mse": MSELoss, "bce": BCEWithLogitsLoss, "cross_entropy": CrossEntropyLoss}
+
+
+def make_loss(name: str, **options):
+    """A new loss by name (one of :data:`LOSSES`), e.g. ``make_loss("cross_entropy")``.
+
+    Raises ValueError for an unknown name (listing the known ones) or an option the loss
+    does not take (listing those it does).
+    """
+    try:
+        cls = LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None
+    known = list(inspect.signature(cls).parameters)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = f"it takes {', '.join(known)}" if known else "it takes none"
+        raise ValueError(f"loss {name!r} ({cls.__name__}) has no option(s) {unknown}; {takes}")
+    return cls(**options)

@@ -59,18 +59,41 @@ class _Pool2d(Module):
                 f"ceil_mode={self.ceil_mode}")
 
 
+def _route_to_first_real_input(geo: ConvGeometry, best: np.ndarray, idx: np.ndarray) -> None:
+    """Point the argmax of every window whose maximum is -inf at its first real (unpadded) tap.
+
+    The padding is -inf too, so in a window whose real inputs are all -inf the padding ties
+    with them and, coming first, took the argmax: its gradient would be dropped. PyTorch's
+    kernel starts each window's argmax at the first real input (and replaces it only with a
+    larger value), so that input gets the gradient. Only padded windows can differ, and
+    only when a maximum is -inf, so this runs on those rare inputs only.
+
+    Shapes: best, idx (C, Ho, Wo, N) in buffer order; idx is updated in place.
+    """
+    first = []
+    for out, s, (pad, _), d in zip(geo.out_hw, geo.stride, geo.pads, geo.dilation):
+        start = np.arange(out) * s - pad  # (out,) input coordinate of each window's first tap
+        first.append(np.where(start >= 0, 0, -(start // d)))  # taps to skip until the input begins
+    kw = geo.kernel_size[1]
+    k0 = (first[0][:, None] * kw + first[1][None, :]).astype(idx.dtype)  # (Ho, Wo)
+    hit = np.isneginf(best)
+    idx[hit] = np.broadcast_to(k0[None, :, :, None], idx.shape)[hit]
+
+
 class MaxPool2d(_Pool2d):
     """Max over each window; backward routes dy to the (first) argmax of its window.
 
     Shapes: x (N, C, H, W) -> y (N, C, Ho, Wo). Padding counts as -inf. Ties go to
-    the first maximum in row-major window order, as PyTorch's CPU kernel.
+    the first maximum in row-major window order, as PyTorch's CPU kernel; a window whose
+    real inputs are all -inf routes its gradient to the first of them, not to the padding.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         geo = _pool_geometry("MaxPool2d", x, self.kernel_size, self.stride, self.padding, self.dilation,
                              self.ceil_mode)
         # (C, H, W, N) order: a padded buffer, or without padding a view of x itself (no copy)
-        src = geo.pad(x, fill=-np.inf) if any(map(any, geo.pads)) else geo.to_buffer_order(x)
+        padded = any(map(any, geo.pads))
+        src = geo.pad(x, fill=-np.inf) if padded else geo.to_buffer_order(x)
         kh, kw = self.kernel_size
         best = idx = None
         for i in range(kh):
@@ -83,6 +106,8 @@ class MaxPool2d(_Pool2d):
                 upd = tap > best  # strict: ties keep the earlier position
                 np.maximum(best, tap, out=best)
                 idx += upd * (i * kw + j - idx)  # idx = k where upd; integer arithmetic beats masked writes
+        if padded and np.isneginf(best).any():  # some padded window's maximum is -inf
+            _route_to_first_real_input(geo, best, idx)
         best, idx = geo.from_buffer_order(best), geo.from_buffer_order(idx)  # (N, C, Ho, Wo) views
         self._geo, self._idx, self._x = geo, idx, x
         return best
