@@ -20,3 +20,4 @@ from .residual import Residual, ResidualBlock
 from .parallel import DataParallel, available_cores
 from .loss import make_loss
 from . import functional
+from .deform_conv import DeformConv2d, deform_conv2d
