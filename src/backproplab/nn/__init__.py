@@ -21,3 +21,4 @@ from .parallel import DataParallel, available_cores
 from .loss import make_loss
 from . import functional
 from .deform_conv import DeformConv2d, deform_conv2d
+from .masked_conv import GatedActivation, GatedPixelCNNLayer, HorizontalStack, MaskedConv2d, pixelcnn_mask
