@@ -13,6 +13,7 @@ import sys
 
 from . import (bottleneck_macs, conv_macs, conv_out, conv_params, densenet_channels, fc_vs_conv, inception_macs, init_stats,
                mlp_params, receptive_field_calc, vanishing_bound)
+from .cli_course import add_course_calculators
 from .init import ALIASES, INIT_FORMULAS
 
 
@@ -122,9 +123,16 @@ def _build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("vanishing-bound", parents=[common], help="||δ_i|| ≤ ||δ_L||·σ^(L-i)")
     q.add_argument("--sigma", type=float, required=True)
     q.add_argument("--num-layers", type=int, required=True, help="L")
-    q.add_argument("--layer", type=int, required=True, help="i, 1..L")
+    q.add_argument("--layer", type=int, required=True, help="i, index-base..L")
     q.add_argument("--delta-norm", type=float, default=1.0, help="||δ_L||")
-    q.set_defaults(fn=lambda a: vanishing_bound(a.sigma, a.num_layers, a.layer, a.delta_norm))
+    q.add_argument("--index-base", type=int, default=1,
+                   help="1: layers numbered 1..L (default); 0: layers 0..L, as document 001 Q6 numbers them")
+    q.add_argument("--width", type=int, default=None,
+                   help="also check the bound on random chains of this width (ReLU masks, σ_max(W) = σ)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the --width check")
+    q.set_defaults(fn=lambda a: vanishing_bound(a.sigma, a.num_layers, a.layer, a.delta_norm, a.index_base,
+                                                a.width, a.seed))
+    add_course_calculators(sub, common)
     return p
 
 

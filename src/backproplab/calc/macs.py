@@ -91,14 +91,33 @@ def bottleneck_macs(input_size, in_channels, out_channels, kernel_size, mid_chan
     )
 
 
+def _max_pool_3x3_cost(h: int, w: int, channels: int) -> dict[str, int]:
+    """Comparisons of a 3×3 max-pool, stride 1, padding 1 (output h×w per channel).
+
+    A window of v values needs v - 1 comparisons. Counting the padded taps, v = 9 everywhere;
+    without them a row (column) position sees 2 taps at the border and 3 inside, so the taps
+    sum to (3h - 2)(3w - 2) per channel.
+    """
+    outputs = h * w * channels
+    inside = ((3 * h - 2) * (3 * w - 2) - h * w) * channels
+    return {"comparisons": 8 * outputs, "inside": inside, "reads": 9 * outputs}
+
+
 def inception_macs(input_size, in_channels, ch1x1, ch3x3_reduce, ch3x3, ch5x5_reduce, ch5x5, pool_proj) -> CalcResult:
     """MACs and weights of a GoogLeNet Inception module (all branches stride 1, 'same').
 
-    Branches: 1×1; 1×1 reduce → 3×3; 1×1 reduce → 5×5; 3×3 max-pool → 1×1 projection.
-    Also the naive module (3×3 and 5×5 straight on the input, no reductions) for comparison.
+    Branches: 1×1; 1×1 reduce → 3×3; 1×1 reduce → 5×5; 3×3 max-pool (stride 1, padding 1) → 1×1
+    projection. The max-pool does no multiply-accumulates; its cost is counted separately as
+    comparisons: a max over the 9 values of a 3×3 window takes 8 comparisons, for each of the
+    H·W·C_in outputs (the padded border taps count, as in an implementation that pads with -inf;
+    ``pool_comparisons_inside`` skips them). Also the naive module (3×3 and 5×5 straight on the
+    input, no reductions) for comparison.
 
     Returns values ``branches`` (name -> MACs), ``macs``, ``params`` (weights + biases),
-    ``out_channels``, ``naive_macs``, ``saved_percent``.
+    ``out_channels``, ``naive_macs``, ``saved_percent``, ``pool_comparisons``,
+    ``pool_comparisons_inside``, ``pool_reads`` (9 per output: the count if every value read is
+    called an operation), ``ops`` (MACs + comparisons, one operation each), ``flops``
+    (2 per MAC + 1 per comparison).
     """
     h, w = check_pair("input_size", input_size)
     cin = check_int("in_channels", in_channels)
@@ -118,10 +137,17 @@ def inception_macs(input_size, in_channels, ch1x1, ch3x3_reduce, ch3x3, ch5x5_re
         params += k * k * a * b + b
         steps.append(f"{name:10s}: {h}·{w}·{b}·{k * k}·{a} = {fmt(m)} MACs  ({k * k}·{a}·{b} + {b} params)")
     total = sum(branches.values())
+    pool = _max_pool_3x3_cost(h, w, cin)
+    steps.append(f"3x3 max-pool on {cin} channels: {h}·{w}·{cin} outputs × 8 comparisons = "
+                 f"{fmt(pool['comparisons'])} comparisons (no MACs; skipping the padded border taps: "
+                 f"{fmt(pool['inside'])}; counting all 9 values read per output: {fmt(pool['reads'])})")
     out_c = c1 + c3 + c5 + pp
     naive = _same_conv_macs(h, w, cin, c1, 1) + _same_conv_macs(h, w, cin, c3, 3) + _same_conv_macs(h, w, cin, c5, 5)
     steps.append(f"total = {fmt(total)} MACs, {fmt(params)} parameters; output {h}×{w}×({c1}+{c3}+{c5}+{pp}) = "
                  f"{h}×{w}×{out_c}")
+    steps.append(f"with the pool: {fmt(total)} MACs + {fmt(pool['comparisons'])} comparisons = "
+                 f"{fmt(total + pool['comparisons'])} operations (one each); FLOPs = 2·{fmt(total)} + "
+                 f"{fmt(pool['comparisons'])} = {fmt(2 * total + pool['comparisons'])}")
     steps.append(f"naive module (no 1×1 reductions; pool passes {cin} channels through): 1×1 + 3×3 + 5×5 on "
                  f"{cin} channels = {fmt(naive)} MACs; the reductions save {100.0 * (naive - total) / naive:.2f}%")
     return CalcResult(
@@ -129,6 +155,9 @@ def inception_macs(input_size, in_channels, ch1x1, ch3x3_reduce, ch3x3, ch5x5_re
         inputs={"input_size": [h, w], "in_channels": cin, "ch1x1": c1, "ch3x3_reduce": r3, "ch3x3": c3,
                 "ch5x5_reduce": r5, "ch5x5": c5, "pool_proj": pp},
         values={"branches": branches, "macs": total, "params": params, "out_channels": out_c,
-                "naive_macs": naive, "saved_percent": 100.0 * (naive - total) / naive},
+                "naive_macs": naive, "saved_percent": 100.0 * (naive - total) / naive,
+                "pool_comparisons": pool["comparisons"], "pool_comparisons_inside": pool["inside"],
+                "pool_reads": pool["reads"], "ops": total + pool["comparisons"],
+                "flops": 2 * total + pool["comparisons"]},
         steps=steps,
     )

@@ -1,0 +1,32 @@
+"""001 Q6(a): the vanishing-gradient bound with the document's layer numbering 0..L."""
+import pytest
+
+from backproplab.calc import vanishing_bound
+
+
+def test_layer_zero_with_index_base_0():
+    r = vanishing_bound(0.9, 100, 0, index_base=0)
+    assert r["exponent"] == 100
+    assert r["bound"] == pytest.approx(0.9 ** 100, rel=1e-12)  # 2.6561e-05
+    assert [row["layer"] for row in r["per_layer"]][-1] == 0 and len(r["per_layer"]) == 101
+
+
+def test_index_base_1_refuses_layer_zero_and_says_how():
+    with pytest.raises(ValueError, match="between 1 and num_layers=10, got 0; pass --index-base 0"):
+        vanishing_bound(0.5, 10, 0)
+    with pytest.raises(ValueError, match="index_base must be 0"):
+        vanishing_bound(0.5, 10, 3, index_base=2)
+    with pytest.raises(ValueError, match="between 0 and num_layers=10"):
+        vanishing_bound(0.5, 10, 11, index_base=0)
+
+
+def test_same_exponent_in_both_numberings():
+    assert vanishing_bound(0.7, 12, 4, index_base=0)["bound"] == vanishing_bound(0.7, 12, 4)["bound"]
+
+
+@pytest.mark.parametrize("sigma, layers, layer", [(0.9, 30, 0), (0.5, 8, 2), (1.3, 6, 1)])
+def test_random_chains_respect_the_bound_and_the_tight_chain_reaches_it(sigma, layers, layer):
+    r = vanishing_bound(sigma, layers, layer, delta_norm=2.0, index_base=0, width=24, seed=1)
+    assert r["bound_holds"]
+    assert r["random_norm"] < r["bound"]
+    assert r["tight_norm"] == pytest.approx(r["bound"], rel=1e-9)
