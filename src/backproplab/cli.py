@@ -15,6 +15,7 @@ COMMANDS = {
     "report": ("write an existing run's report again, e.g. in another language", "backproplab.labs.rerender"),
     "calc": ("course calculators that print their working", "backproplab.calc.cli"),
     "data": ("dataset tools: locate, convert to the assignment's npz, download", "backproplab.data.cli"),
+    "check": ("check a student's own NumPy code against the reference layers, sandboxed", "backproplab.check.cli"),
 }
 
 
