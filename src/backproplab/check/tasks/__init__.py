@@ -6,6 +6,6 @@ judges, which run in the checker.
 """
 from __future__ import annotations
 
-from . import activations, dense
+from . import activations, dense, losses
 
-TASKS = {t.name: t for t in (activations.TASK, dense.TASK)}
+TASKS = {t.name: t for t in (activations.TASK, dense.TASK, *losses.TASKS)}
