@@ -6,6 +6,6 @@ judges, which run in the checker.
 """
 from __future__ import annotations
 
-from . import activations, dense, losses
+from . import activations, dense, losses, optimizers
 
-TASKS = {t.name: t for t in (activations.TASK, dense.TASK, *losses.TASKS)}
+TASKS = {t.name: t for t in (activations.TASK, dense.TASK, *losses.TASKS, *optimizers.TASKS)}
