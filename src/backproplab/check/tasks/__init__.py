@@ -6,6 +6,6 @@ judges, which run in the checker.
 """
 from __future__ import annotations
 
-from . import activations, dense, l2, losses, optimizers
+from . import activations, dense, init, l2, losses, optimizers
 
-TASKS = {t.name: t for t in (activations.TASK, dense.TASK, *losses.TASKS, *optimizers.TASKS, l2.TASK)}
+TASKS = {t.name: t for t in (activations.TASK, init.TASK, dense.TASK, *losses.TASKS, *optimizers.TASKS, l2.TASK)}
