@@ -69,12 +69,10 @@ def discover(path: str) -> tuple[list[str], str | None]:
     return [name for name, task in TASKS.items() if names & set(task.entry_names)], None
 
 
-def _inputs(seed: int) -> dict[str, tuple[dict, dict]]:
+def task_inputs(seed: int, names) -> dict[str, tuple[dict, dict]]:
     """Each task's inputs, from its own generator (adding a task changes no other task's numbers)."""
-    out = {}
-    for i, (name, task) in enumerate(TASKS.items()):
-        out[name] = task.make_inputs(np.random.default_rng([seed, i]))
-    return out
+    return {name: task.make_inputs(np.random.default_rng([seed, i]))
+            for i, (name, task) in enumerate(TASKS.items()) if name in names}
 
 
 def _judge(task: str, arrays: dict, settings: dict, outputs) -> list[Check]:
@@ -106,7 +104,6 @@ def _one_m_agreement(report: FileReport) -> None:
 def check_files(paths: list[str], tasks: list[str] | None = None, limits: Limits = Limits(), parallel: int = 1,
                 seed: int = 0, on_done=None, extra_tasks=()) -> list[FileReport]:
     """Check every submission in ``paths`` on ``tasks`` (default: the tasks each file defines, plus ``extra_tasks``)."""
-    inputs = _inputs(seed)
     reports: list[FileReport] = []
     jobs: list[Job] = []
     for path in paths:
@@ -119,7 +116,10 @@ def check_files(paths: list[str], tasks: list[str] | None = None, limits: Limits
             continue
         if not report.tasks:
             report.error = "no entry point of any task found (see docs/check.md for the names looked for)"
-        jobs += [Job(path, t, *inputs[t]) for t in report.tasks]
+        jobs += [Job(path, t, {}, {}) for t in report.tasks]
+    inputs = task_inputs(seed, {job.task for job in jobs})
+    for job in jobs:
+        job.arrays, job.settings = inputs[job.task]
     by_path = {r.path: r for r in reports}
     for outcome in run_jobs(jobs, limits, parallel, on_done):
         report, task = by_path[outcome.job.file], outcome.job.task
@@ -132,7 +132,7 @@ def check_files(paths: list[str], tasks: list[str] | None = None, limits: Limits
     for report in reports:
         if report.error:
             report.checks = [Check(t, "not run", "error", message="the submission could not be imported")
-                             for t in report.tasks]
+                             for t in report.tasks] or [Check("file", "import", "error", message=report.error)]
         else:
             _one_m_agreement(report)
     return reports

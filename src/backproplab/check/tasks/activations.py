@@ -90,7 +90,7 @@ def probe(module, probe):
         fn = find(module, bases, "function")
         if fn is not None and key == "identity" and required_count(fn[1]) > 1:
             fn = None  # linear(x, W, b) is a dense layer, not the identity
-        cls = find(module, bases, "class")
+        cls = find(module, tuple(b for b in bases if b != "linear"), "class")  # class Linear is a layer
         if fn is not None:
             deriv = find(module, names_with(DERIVATIVE_PATTERNS, bases), "function")
             _probe_function(probe, key, fn[1], deriv[1] if deriv else None)

@@ -20,6 +20,9 @@ def run_variants(probe, key: str, variants: dict, doing: str) -> None:
         if result is not None:
             probe.put(f"{key}@{label}", result)
             ok.append(label)
+        elif probe.errors.get(f"{key}@{label}", {}).get("type") in ("MemoryError", "_ArrayMemoryError",
+                                                                      "RecursionError"):
+            break  # not a calling-convention problem: another variant would only do it again
     probe.values[f"{key}.variants"] = ok
 
 
