@@ -7,6 +7,7 @@ import pytest
 
 from backproplab import nn, optim
 from backproplab.analysis import check_module_grads, rel_error
+from backproplab.analysis.masked_receptive_field import input_gradient
 
 torch = pytest.importorskip("torch")
 TOL = 1e-6
@@ -115,15 +116,6 @@ def test_the_mask_is_applied_in_forward_even_if_the_weight_is_edited():
 
 
 # -- causality -----------------------------------------------------------------------------------------
-def input_gradient(model, x, i, j, channel=0):
-    """d y[0, channel, i, j] / d x[0]: (C_in, H, W); which inputs output pixel (i, j) depends on."""
-    y = model(x)
-    dy = np.zeros(y.shape)
-    dy[0, channel, i, j] = 1.0
-    model.zero_grad()
-    return model.backward(dy)[0]
-
-
 def _raster_after(h, w, i, j):
     """Bool (H, W): pixels at or after (i, j) in raster order."""
     order = np.arange(h * w).reshape(h, w)
@@ -146,7 +138,7 @@ def test_a_then_b_stack_sees_only_earlier_pixels(i, j):
     rng = np.random.default_rng(24)
     model = _pixelcnn_stack(rng)
     x = rng.random((1, 1, 8, 7)) + 0.5
-    g = input_gradient(model, x, i, j)
+    g = input_gradient(model, x, (i, j))
     after = _raster_after(8, 7, i, j)
     assert not g[0][after].any()
     if (i, j) != (0, 0):
@@ -156,7 +148,7 @@ def test_a_then_b_stack_sees_only_earlier_pixels(i, j):
 def test_type_b_alone_sees_the_pixel_itself():
     rng = np.random.default_rng(25)
     m = nn.MaskedConv2d(1, 1, 3, "B", rng=rng).double()
-    g = input_gradient(m, rng.standard_normal((1, 1, 5, 5)), 2, 2)
+    g = input_gradient(m, rng.standard_normal((1, 1, 5, 5)), (2, 2))
     after = _raster_after(5, 5, 2, 2)
     after[2, 2] = False
     assert g[0, 2, 2] != 0 and not g[0][after].any()
@@ -168,7 +160,7 @@ def test_colour_stack_sees_earlier_colours_of_the_same_pixel_only(out_group):
     model = _pixelcnn_stack(rng, in_channels=3, channels=6, color_groups=3, num_b=2)
     x = rng.random((1, 3, 6, 6)) + 0.5
     i, j = 3, 2
-    g = input_gradient(model, x, i, j, channel=out_group)  # output channel c predicts colour c
+    g = input_gradient(model, x, (i, j), channel=out_group)  # output channel c predicts colour c
     after = _raster_after(6, 6, i, j)
     after[i, j] = False
     assert not g[:, after].any()
@@ -197,7 +189,7 @@ def test_gated_stack_is_causal_and_has_no_blind_spot():
     rng = np.random.default_rng(28)
     x = rng.standard_normal((1, 1, 9, 9)) + 2.0
     i, j = 6, 4
-    gated = input_gradient(_gated_stack(rng), x, i, j)[0]
+    gated = input_gradient(_gated_stack(rng), x, (i, j))[0]
     after = _raster_after(9, 9, i, j)
     assert not gated[after].any()
     assert (gated[i - 3:i, j - 3:j + 4] != 0).all()  # three rows above, three columns either side
@@ -205,5 +197,5 @@ def test_gated_stack_is_causal_and_has_no_blind_spot():
     plain = nn.Sequential(nn.MaskedConv2d(1, 3, 3, "A", rng=rng), nn.ReLU(),
                           nn.MaskedConv2d(3, 3, 3, "B", rng=rng), nn.ReLU(),
                           nn.MaskedConv2d(3, 1, 3, "B", rng=rng)).double()
-    g_plain = input_gradient(plain, x, i, j)[0]
+    g_plain = input_gradient(plain, x, (i, j))[0]
     assert g_plain[i - 1, j + 2] == 0 and gated[i - 1, j + 2] != 0

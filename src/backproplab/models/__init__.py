@@ -5,3 +5,4 @@ Helpers adding a model: append one import line below, keep the file otherwise as
 from .rnn_classifier import RNNClassifier, RNNTagger, SequenceCrossEntropyLoss
 from .mlp import linear_layer_indices, make_mlp
 from .cnn import make_cnn, model_from_run
+from .pixelcnn import PixelCNNConfig, make_pixelcnn
