@@ -15,7 +15,8 @@ from . import progress
 class SerialExecutor:
     """Run tasks in this process, in the order given."""
 
-    def map(self, folder, tasks: dict[str, Callable[[], Any]], label: str = "") -> dict[str, Any]:
+    def map(self, folder, tasks: dict[str, Callable[[], Any]], label: str = "", resources: dict | None = None
+            ) -> dict[str, Any]:
         results = {}
         todo = [k for k in tasks if not folder.cached(k)[0]]
         total = len(tasks)

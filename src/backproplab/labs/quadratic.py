@@ -35,7 +35,7 @@ from .config import LabConfig, option, quick
 from .quadratic_plots import plot_curvature, plot_main
 
 NAME = "quadratic"
-TITLE = N_("Gradient descent on wᵀHw: the 1/λ_max bound, Newton's one step, zero and negative curvature")
+TITLE = N_("Gradient descent on `wᵀHw`: the `1/λ_max` bound, Newton's one step, zero and negative curvature")
 SUMMARY = N_("GD on a quadratic converges iff lr < 1/λ_max; Newton in one step; valleys and saddles")
 QUESTIONS = ("003/Q5",)
 
@@ -302,9 +302,9 @@ def report(result: dict, config: Config, doc) -> None:
                "$1 - 2\\,lr\\,\\lambda_i$ each step and converges iff `lr < 1/λ_max` = {bound:.6g}.",
                bound=result["bound"]))
     doc.heading(_("Runs"))
-    doc.table([("lr_factor", _("lr / (1/λ_max)"), "g"), ("lr", _("learning rate"), ".4g"),
-               ("spectral_radius", _("max |1 - 2·lr·λ| (theory)"), ".6g"),
-               ("measured_factor", _("measured factor"), ".6g"), ("f0", "f(w₀)", ".4g"),
+    doc.table([("lr_factor", "`lr / (1/λ_max)`", "g"), ("lr", _("learning rate"), ".4g"),
+               ("spectral_radius", _("`max|1 - 2·lr·λ|` (theory)"), ".6g"),
+               ("measured_factor", _("measured factor"), ".6g"), ("f0", "`f(w₀)`", ".4g"),
                ("f_final", _("f at the end"), ".3e"), ("steps", _("steps"), "d"), ("behaviour", _("behaviour"), "")],
               [{**r, "behaviour": _(BEHAVIOUR[r["behaviour"]])} for r in rows])
     doc.heading(_("Observations (computed from this run)"))

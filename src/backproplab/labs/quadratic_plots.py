@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..report.i18n import N_, _, num
+from ..report.i18n import N_, _
 from .plotting import new_figure, readable_log_range
 
 
@@ -17,7 +17,7 @@ def _contours(ax, h, w0, paths, newton) -> None:
     ax.contour(xx, yy, zz, levels=levels, colors="0.8")
     for factor, p in paths.items():
         shown = np.asarray(p["w"])[:15]  # the first steps are the informative ones
-        ax.plot(shown[:, 0], shown[:, 1], "o-", ms=3, label=_("lr = {f}/λ_max", f=num(float(factor), "g")))
+        ax.plot(shown[:, 0], shown[:, 1], "o-", ms=3, label=f"lr = {float(factor):g}/λ_max")
     w1 = newton["w1"]
     ax.plot([w0[0], w1[0]], [w0[1], w1[1]], "k--", lw=2, label=_("Newton (1 step)"))
     ax.set_xlim(-span, span)
@@ -44,21 +44,21 @@ def plot_main(result: dict, config):
     curves = {factor: np.abs(np.asarray(p["f"], dtype=float)) for factor, p in result["paths"].items()}
     lo, hi = readable_log_range([v for c in curves.values() for v in c], decades=16)
     for factor, fv in curves.items():
-        ax.semilogy(np.maximum(fv, 1e-300), label=_("{f}/λ_max", f=num(float(factor), "g")))
+        ax.semilogy(np.maximum(fv, 1e-300), label=f"{float(factor):g}/λ_max")
     ax.set_ylim(lo, hi)
     ax.set_xlabel(_("step"))
     ax.set_ylabel("|f(w)|")
     ax.legend(fontsize=7)
-    ax.set_title(_("f(w_t)"))
+    ax.set_title("f(w_t)")
     ax = axes[0][2]
     lrs = np.linspace(0, 1.4 * bound, 400)
     for i, lam_i in enumerate(lam):
         ax.plot(lrs, np.abs(1 - 2 * lrs * lam_i), label=f"|1-2·lr·λ{i + 1}|, λ={lam_i:g}")
     ax.axhline(1.0, color="k", lw=0.8)
-    ax.axvspan(0, bound, color="tab:green", alpha=0.12, label=_("0 < lr < 1/λ_max"))
+    ax.axvspan(0, bound, color="tab:green", alpha=0.12, label="0 < lr < 1/λ_max")
     if result.get("best_lr"):
         ax.axvline(result["best_lr"], color="tab:green", ls=":",
-                   label=_("best lr = 1/(λ_max+λ_min) = {lr:.3g}", lr=result["best_lr"]))
+                   label=f"lr* = 1/(λ_max+λ_min) = {result['best_lr']:.3g}")
     ax.set_ylim(0, 2)
     ax.set_xlabel(_("learning rate"))
     ax.legend(fontsize=7)

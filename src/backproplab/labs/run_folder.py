@@ -192,15 +192,18 @@ class RunFolder:
             return result
         return self.store(key, fn())
 
-    def map(self, tasks: dict[str, Callable[[], Any]], label: str = "") -> dict[str, Any]:
+    def map(self, tasks: dict[str, Callable[[], Any]], label: str = "", resources: dict | None = None
+            ) -> dict[str, Any]:
         """Run independent steps (``{key: fn}``) and return ``{key: result}``, each cached as :meth:`step`.
 
-        The folder's executor decides where they run (here one after the other; on a cluster in
-        parallel): the results are the same, since every task seeds its own generators.
+        The folder's executor decides where they run (here one after the other; on a Dask cluster
+        in parallel, :mod:`backproplab.labs.cluster`): the results are the same, since every task
+        seeds its own generators. ``resources`` (e.g. ``{"GPU": 1}``) is what each task needs
+        from a cluster worker. Tasks must be picklable (module-level functions, functools.partial).
         """
         from .executor import SerialExecutor
 
-        return (self.executor or SerialExecutor()).map(self, tasks, label)
+        return (self.executor or SerialExecutor()).map(self, tasks, label, resources)
 
     # -- outputs ---------------------------------------------------------------------------------
     def file(self, name: str) -> Path:

@@ -10,8 +10,6 @@ sentences every report computes from the numbers (best, fastest, stalled), ties 
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from dataclasses import dataclass
 
@@ -79,14 +77,15 @@ def make_loss(name: str):
 
 
 def _blas_context():
-    """One BLAS thread, unless the user set OPENBLAS_NUM_THREADS.
+    """One BLAS thread while a model of these labs trains.
 
     Why: the MLPs' matrices are small (batch x 784 x 256 at most), so a second thread gains
     little, while on a busy machine OpenBLAS's spinning threads slowed these labs 3-25x
-    (measured on the shared 2-core build machine).
+    (measured on the shared 2-core build machine). And the numbers then do not depend on the
+    thread count: a multi-threaded BLAS dot product splits its sum (the gradient norms differed
+    in the 8th digit between 1 and 2 threads), so a run gives the same numbers everywhere, on a
+    cluster worker too.
     """
-    if "OPENBLAS_NUM_THREADS" in os.environ:
-        return contextlib.nullcontext()
     from ..utils.cores import single_threaded_blas
 
     return single_threaded_blas()

@@ -9,6 +9,7 @@ by the browser), so nothing is fetched from the network. Right-to-left languages
 from __future__ import annotations
 
 import functools
+import re
 
 import jinja2
 from markupsafe import Markup
@@ -38,15 +39,40 @@ def mathml(latex: str, display: bool = False) -> Markup:
     return Markup(xml.replace("<math ", '<math dir="ltr" ', 1))
 
 
+#: a number as written in a report (Latin or Persian digits, sign, decimal and percent signs, exponent)
+NUMBER = re.compile(r"[-+−]?[0-9۰-۹]+(?:[.,٫][0-9۰-۹]+)*(?:[eE][-+]?[0-9]+)?[%٪]?")
+
+
+def _numbers(kind: str, content: str) -> list[dict]:
+    """Plain text split so that numbers become left-to-right islands (``1e-06`` would otherwise be
+    reordered to ``06-1e`` inside right-to-left text)."""
+    out, pos = [], 0
+    for m in NUMBER.finditer(content):
+        if m.start() > pos:
+            out.append({"kind": kind, "text": content[pos:m.start()]})
+        out.append({"kind": "num" if kind == "text" else kind, "text": m.group()})
+        pos = m.end()
+    if pos < len(content):
+        out.append({"kind": kind, "text": content[pos:]})
+    return out
+
+
 def inline(text) -> list[dict]:
-    """Segments of one text for the templates: text / code / math (MathML) / bold."""
+    """Segments of one text for the templates: text / num / code / math (MathML) / bold."""
     segments = []
     for kind, content in split_inline(str(text)):
         if kind == "math":
             segments.append({"kind": "math", "html": mathml(content)})
+        elif kind in ("text", "bold"):
+            segments.extend(_numbers(kind, content))
         else:
             segments.append({"kind": kind, "text": content})
     return segments
+
+
+def plain(text) -> str:
+    """Text without its inline marks (for the page's <title>)."""
+    return "".join(content for _kind, content in split_inline(str(text)))
 
 
 def _view(block) -> dict:
@@ -82,7 +108,7 @@ def render_html(report: Report, links: dict | None = None) -> str:
     with language(report.lang):
         view = {
             "lang": report.lang, "dir": "rtl" if is_rtl(report.lang) else "ltr",
-            "title": str(report.title), "title_inline": inline(report.title),
+            "title": plain(report.title), "title_inline": inline(report.title),
             "quick": inline(QUICK_NOTE) if report.quick else None,
             "quick_label": str(_("Warning")),
             "blocks": [_view(b) for b in report.blocks],
@@ -96,7 +122,7 @@ def render_index(title, entries: list[dict], lang: str = "en", intro=None) -> st
     ``summary`` (text), ``ok`` (bool) and optional ``seconds``."""
     with language(lang):
         view = {
-            "lang": lang, "dir": "rtl" if is_rtl(lang) else "ltr", "title": str(title),
+            "lang": lang, "dir": "rtl" if is_rtl(lang) else "ltr", "title": plain(title),
             "intro": inline(intro) if intro is not None else None,
             "headers": {"lab": str(_("lab")), "summary": str(_("summary")), "time": str(_("time (s)"))},
             "failed": str(_("failed")),
