@@ -11,10 +11,12 @@ from backproplab.check.sandbox import Limits
 SUB = Path(__file__).parent / "submissions"
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam"]
 CORRECT = {
-    "correct_functions.py": ["activations", "init", "dense", "softmax-ce", "mse", *OPTIMIZERS, "l2"],
-    "correct_classes_in_out.py": ["activations", "dense", "softmax-ce", "mse", *OPTIMIZERS],
-    "correct_classes_out_in.py": ["activations", "dense", "softmax-ce", "mse", *OPTIMIZERS, "l2"],
-    "correct_feature_first.py": ["activations", "init", "dense", "softmax-ce", "mse", "sgd", "momentum", "adam", "l2"],
+    "correct_functions.py": ["activations", "init", "dense", "softmax-ce", "mse", *OPTIMIZERS, "l2", "conv",
+                             "residual-block"],
+    "correct_classes_in_out.py": ["activations", "dense", "softmax-ce", "mse", *OPTIMIZERS, "conv"],
+    "correct_classes_out_in.py": ["activations", "dense", "softmax-ce", "mse", *OPTIMIZERS, "l2", "conv"],
+    "correct_feature_first.py": ["activations", "init", "dense", "softmax-ce", "mse", "sgd", "momentum", "adam", "l2",
+                                 "conv"],
 }
 #: file -> (task, check name, words of the hint)
 BUGS = {
@@ -25,6 +27,7 @@ BUGS = {
     "bug_post_activation.py": ("activations", "sigmoid: derivative", "written for the output"),
     "bug_adam_offset.py": ("adam", "adam: θ_t − θ_0 over 5 steps", "off by one step"),
     "bug_l2_bias.py": ("l2", "l2: gradient", "biases"),
+    "bug_flipped_kernel.py": ("conv", "conv2d(image, kernel)", "kernel flipped"),
 }
 
 
@@ -51,6 +54,18 @@ def test_correct_submission_passes_every_task(reports, name):
 ])
 def test_the_assumed_layout_is_said(reports, name, words):
     notes = " ".join(c.note for c in reports[name].task_checks("dense"))
+    for w in words:
+        assert w in notes
+
+
+@pytest.mark.parametrize("name, words", [
+    ("correct_functions.py", ["x (N, C, H, W)", "conv_backward_naive", "a random subset, 84 of 292 entries"]),
+    ("correct_classes_in_out.py", ["x (N, C, H, W)", "stored as .dW"]),
+    ("correct_classes_out_in.py", ["single-channel conv2d, padding 1"]),
+    ("correct_feature_first.py", ["x (N, H, W, C)", "Ng's course"]),
+])
+def test_the_assumed_conv_layout_is_said(reports, name, words):
+    notes = " ".join(c.note for c in reports[name].task_checks("conv"))
     for w in words:
         assert w in notes
 

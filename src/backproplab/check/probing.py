@@ -93,7 +93,10 @@ def bind(fn, values: dict, aliases: dict[str, tuple[str, ...]], order: tuple[str
     if params is None:
         roles = [r for r in order if r in values][:1]
         return [values[r] for r in roles], {}, f"{_name(fn)}({', '.join(roles)})"
-    lookup = {a: role for role, names in aliases.items() for a in names}
+    lookup: dict[str, str] = {}
+    for role, names in aliases.items():  # a name listed under two roles means the first
+        for a in names:
+            lookup.setdefault(a, role)
     chosen: dict[str, str] = {}
     for p in params:
         role = lookup.get(norm(p.name))

@@ -76,11 +76,11 @@ def format_table(reports: list[FileReport], points: dict[str, float] | None = No
         out.append(f"== {r.path}: {verdict} ({passed} of {len(r.checks)} checks pass)")
         if r.error:
             out.append(f"   cannot check this file: {r.error}")
-        out.append(f"   {'task':<13}{'check':<52}{'result':<8}{'rel.err':>9}{'tol':>9}")
+        out.append(f"   {'task':<16}{'check':<50}{'result':<8}{'rel.err':>9}{'tol':>9}")
         seen_notes = set()
         for c in r.checks:
             tol = f"{c.tol:.0e}" if c.tol else "-"
-            out.append(f"   {c.task:<13}{c.name[:51]:<52}{c.status.upper() if not c.passed else 'pass':<8}"
+            out.append(f"   {c.task:<16}{c.name[:49]:<50}{c.status.upper() if not c.passed else 'pass':<8}"
                        f"{_fmt_err(c):>9}{tol:>9}")
             for label, text in (("error", c.message), ("hint", c.hint)):
                 if text:

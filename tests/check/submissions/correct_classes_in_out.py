@@ -127,3 +127,36 @@ class Adam:
             v_hat = self.v[i] / (1 - self.beta1**self.t)
             s_hat = self.s[i] / (1 - self.beta2**self.t)
             p -= self.learning_rate * v_hat / np.sqrt(s_hat + self.epsilon)  # ε inside the root, as the assignment
+
+
+class Conv2d:
+    """NCHW, weights (out_channels, in_channels, k, k); gradients stored as dW, db."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0):
+        self.W = np.random.randn(out_channels, in_channels, kernel_size, kernel_size) * 0.1
+        self.b = np.zeros(out_channels)
+        self.k, self.padding = kernel_size, padding
+
+    def _patches(self, x):
+        p, k = self.padding, self.k
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+        ho, wo = xp.shape[2] - k + 1, xp.shape[3] - k + 1
+        return xp, np.stack([xp[:, :, i:i + ho, j:j + wo] for i in range(k) for j in range(k)], axis=2)
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        self.xp, self.cols = self._patches(x)  # cols: (N, C, k*k, Ho, Wo)
+        w = self.W.reshape(self.W.shape[0], self.W.shape[1], -1)
+        return np.einsum("nckhw,fck->nfhw", self.cols, w) + self.b[None, :, None, None]
+
+    def backward(self, dy):
+        f, c, k, p = self.W.shape[0], self.W.shape[1], self.k, self.padding
+        self.dW = np.einsum("nckhw,nfhw->fck", self.cols, dy).reshape(self.W.shape)
+        self.db = dy.sum(axis=(0, 2, 3))
+        dcols = np.einsum("fck,nfhw->nckhw", self.W.reshape(f, c, -1), dy)
+        dxp = np.zeros_like(self.xp)
+        ho, wo = dy.shape[2], dy.shape[3]
+        for idx in range(k * k):
+            i, j = divmod(idx, k)
+            dxp[:, :, i:i + ho, j:j + wo] += dcols[:, :, idx]
+        return dxp[:, :, p:dxp.shape[2] - p, p:dxp.shape[3] - p]

@@ -108,3 +108,11 @@ class AdamOptimizer:
             m_hat, v_hat = self.m[k] / (1 - b1**self.t), self.v[k] / (1 - b2**self.t)
             params[k] = params[k] - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
         return params
+
+
+def convolve2d(image, kernel, padding=0):
+    """Single channel, cross-correlation (no kernel flip), stride 1."""
+    img = np.pad(image, padding)
+    kh, kw = kernel.shape
+    return np.array([[np.sum(img[i:i + kh, j:j + kw] * kernel) for j in range(img.shape[1] - kw + 1)]
+                     for i in range(img.shape[0] - kh + 1)])

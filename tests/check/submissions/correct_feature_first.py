@@ -107,3 +107,33 @@ def update_parameters_with_adam(parameters, grads, v, s, t, learning_rate=0.01, 
         s_corrected = s["d" + key] / (1 - beta2**t)
         parameters[key] = parameters[key] - learning_rate * v_corrected / (np.sqrt(s_corrected) + epsilon)
     return parameters, v, s
+
+
+def conv_forward(A_prev, W, b, hparameters):
+    """Ng's layout: A_prev (m, n_H, n_W, n_C_prev), W (f, f, n_C_prev, n_C), b (1, 1, 1, n_C)."""
+    stride, pad = hparameters["stride"], hparameters["pad"]
+    A = np.pad(A_prev, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    f = W.shape[0]
+    n_H = (A.shape[1] - f) // stride + 1
+    n_W = (A.shape[2] - f) // stride + 1
+    Z = np.zeros((A_prev.shape[0], n_H, n_W, W.shape[3]))
+    for h in range(n_H):
+        for w in range(n_W):
+            window = A[:, h * stride:h * stride + f, w * stride:w * stride + f, :]
+            Z[:, h, w, :] = np.tensordot(window, W, axes=([1, 2, 3], [0, 1, 2])) + b[0, 0, 0]
+    return Z, (A_prev, W, b, hparameters)
+
+
+def conv_backward(dZ, cache):
+    A_prev, W, b, hparameters = cache
+    stride, pad = hparameters["stride"], hparameters["pad"]
+    A = np.pad(A_prev, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    dA, dW = np.zeros_like(A), np.zeros_like(W)
+    f = W.shape[0]
+    for h in range(dZ.shape[1]):
+        for w in range(dZ.shape[2]):
+            rows, cols = slice(h * stride, h * stride + f), slice(w * stride, w * stride + f)
+            dA[:, rows, cols, :] += np.tensordot(dZ[:, h, w, :], W, axes=([1], [3]))
+            dW += np.tensordot(A[:, rows, cols, :], dZ[:, h, w, :], axes=([0], [0]))
+    db = dZ.sum(axis=(0, 1, 2)).reshape(1, 1, 1, -1)
+    return dA[:, pad:-pad, pad:-pad, :] if pad else dA, dW, db

@@ -128,5 +128,50 @@ def adam_update(params, grads, v, s, t, lr, beta1, beta2, eps=1e-8):
     return new, v, s
 
 
+def conv_forward_naive(x, w, b, conv_param):
+    """CS231n's layout: x (N, C, H, W), w (F, C, HH, WW)."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    n, _, h, wd = xp.shape
+    f, _, hh, ww = w.shape
+    ho, wo = (h - hh) // stride + 1, (wd - ww) // stride + 1
+    out = np.zeros((n, f, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, :, i * stride:i * stride + hh, j * stride:j * stride + ww]
+            out[:, :, i, j] = np.tensordot(patch, w, axes=([1, 2, 3], [1, 2, 3])) + b
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    _, _, hh, ww = w.shape
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i * stride, i * stride + hh), slice(j * stride, j * stride + ww)
+            dw += np.tensordot(dout[:, :, i, j], xp[:, :, rows, cols], axes=([0], [0]))
+            dxp[:, :, rows, cols] += np.tensordot(dout[:, :, i, j], w, axes=([1], [0]))
+    dx = dxp[:, :, pad:-pad, pad:-pad] if pad else dxp
+    return dx, dw, dout.sum(axis=(0, 2, 3))
+
+
+def residual_block(x, kernel):
+    z = conv_forward_naive(x[None, None], kernel[None, None], np.zeros(1), {"stride": 1, "pad": 1})[0][0, 0]
+    return relu(relu(z) + x)
+
+
+def max_pool(h, size=2, stride=2):
+    rows, cols = (h.shape[0] - size) // stride + 1, (h.shape[1] - size) // stride + 1
+    return np.array([[h[i * stride:i * stride + size, j * stride:j * stride + size].max() for j in range(cols)]
+                     for i in range(rows)])
+
+
+def global_average_pool(p):
+    return p.mean()
+
+
 if __name__ == "__main__":  # experiments: never run by the checker
     raise SystemExit("training would start here")

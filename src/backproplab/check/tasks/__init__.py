@@ -6,6 +6,7 @@ judges, which run in the checker.
 """
 from __future__ import annotations
 
-from . import activations, dense, init, l2, losses, optimizers
+from . import activations, conv, dense, init, l2, losses, optimizers, residual
 
-TASKS = {t.name: t for t in (activations.TASK, init.TASK, dense.TASK, *losses.TASKS, *optimizers.TASKS, l2.TASK)}
+TASKS = {t.name: t for t in (activations.TASK, init.TASK, dense.TASK, *losses.TASKS, *optimizers.TASKS, l2.TASK,
+                            conv.TASK, residual.TASK)}

@@ -14,7 +14,7 @@ import numpy as np
 from ..judging import Check, compare, generic_hypotheses, matches, tolerance
 from ..probing import call, find
 from .base import Task
-from .layers import gradient_check, probe_layer_functions, probe_layer_object
+from .layers import gradient_check, probe_layer_functions, probe_layer_object, weight_setter
 
 N, IN, OUT = 7, 5, 3
 CLASS_NAMES = ("dense", "linear", "layer", "fullyconnected", "fc", "denselayer", "linearlayer", "fclayer",
@@ -40,20 +40,6 @@ def _inputs(rng):
             "b": rng.standard_normal(OUT), "dy": rng.standard_normal((N, OUT))}, {"seed": 1}
 
 
-def _set_weights(inputs):
-    def apply(layer):
-        shape = layer.array("weight").shape
-        layout = {(IN, OUT): "in_out", (OUT, IN): "out_in"}.get(shape)
-        if layout is None:
-            raise ValueError(f"the weight array has shape {shape}; a Dense({IN}, {OUT}) needs ({IN}, {OUT}) or "
-                             f"({OUT}, {IN})")
-        layer.set_array("weight", inputs["w"] if layout == "in_out" else inputs["w"].T)
-        if "bias" in layer.roles:
-            layer.set_array("bias", inputs["b"])
-        return layout
-    return apply
-
-
 def probe(module, probe):
     inp = probe.inputs
     x, dy = inp["x"], inp["dy"]
@@ -67,7 +53,9 @@ def probe(module, probe):
             return obj
         obj = probe.attempt("dense.forward", build, f"constructing {cls[0]}")
         if obj is not None:
-            probe_layer_object(probe, "dense", obj, _set_weights(inp), layouts, shapes)
+            setter = weight_setter({(IN, OUT): ("in_out", inp["w"]), (OUT, IN): ("out_in", inp["w"].T)}, inp["b"],
+                                   f"a Dense({IN}, {OUT})")
+            probe_layer_object(probe, "dense", obj, setter, layouts, shapes)
         return
     forward = find(module, FORWARD_NAMES, "function")
     if forward is None:

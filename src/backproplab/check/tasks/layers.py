@@ -42,6 +42,20 @@ def numeric_grads(probe, key: str, loss, arrays: dict[str, np.ndarray]) -> None:
             probe.put(f"{key}.numeric_shape.{role}", np.array(arr.shape))
 
 
+def weight_setter(candidates: dict, bias: np.ndarray, what: str):
+    """``set_weights`` for :func:`probe_layer_object`: the student's weight shape picks (layout, test weights)."""
+    def apply(layer):
+        shape = layer.array("weight").shape
+        if shape not in candidates:
+            raise ValueError(f"the weight array has shape {shape}; {what} needs {' or '.join(map(str, candidates))}")
+        layout, w = candidates[shape]
+        layer.set_array("weight", w)
+        if "bias" in layer.roles:
+            layer.set_array("bias", bias)
+        return layout
+    return apply
+
+
 def probe_layer_object(probe, key: str, obj, set_weights, inputs_by_layout, expected_shape) -> bool:
     """Forward and backward of a student's layer object, and the numerical gradients of its forward.
 
