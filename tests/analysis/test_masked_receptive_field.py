@@ -1,6 +1,6 @@
 """Receptive fields of masked stacks by backpropagation, against closed forms counted by hand:
-a plain 3x3 PixelCNN stack of L layers sees rows i-L..i-1 from column j-L to j+L-r+1 (row i-r)
-plus L pixels to the left: (3L² + 5L)/2 pixels, and misses a wedge of L(L-1)/2 (the blind spot);
+a plain 3x3 PixelCNN stack of L layers sees row i-r (r = 1..L) from column j-L to j+r, plus L pixels
+to the left in row i: (3L² + 5L)/2 pixels, and misses a wedge of L(L-1)/2 (the blind spot);
 the gated two-stack sees L+1 full rows of width 2L+1 plus L pixels to the left, and misses none."""
 from __future__ import annotations
 
