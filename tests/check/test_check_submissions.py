@@ -97,10 +97,10 @@ def test_bugs_fail_only_where_they_are(reports):
 def test_hung_and_memory_hungry_checks_fail_alone():
     start = time.monotonic()
     reports = check_files([str(SUB / "hung.py"), str(SUB / "memory_hog.py")],
-                          limits=Limits(timeout_s=2.5, memory_bytes=256 << 20), parallel=2)
-    assert time.monotonic() - start < 20
+                          limits=Limits(timeout_s=4, memory_bytes=256 << 20), parallel=2)
+    assert time.monotonic() - start < 25
     hung, hog = reports
-    assert [c.message for c in hung.task_checks("activations")] == ["timed out after 2.5 s (while calling sigmoid)"]
+    assert [c.message for c in hung.task_checks("activations")] == ["timed out after 4 s (while calling sigmoid)"]
     assert hung.task_checks("mse") and all(c.passed for c in hung.task_checks("mse"))
     assert all(c.passed for c in hog.task_checks("activations"))
     cost = next(c for c in hog.task_checks("mse") if c.name == "mse: cost")
