@@ -7,7 +7,7 @@ import pytest
 
 from backproplab import nn, optim
 from backproplab.analysis import check_module_grads, rel_error
-from backproplab.nn.parallel import _blas_libraries
+from backproplab.utils.cores import blas_libraries
 from backproplab.train import Trainer
 
 
@@ -97,9 +97,9 @@ def test_trainer_with_data_parallel_matches_plain_training_and_repeats_exactly()
 def test_replicas_follow_mode_and_replaced_parameters():
     dp = nn.DataParallel(mlp(), threads=3)
     dp.eval()
-    assert not any(m.training for r in dp._replicas.values() for m in r.modules())
+    assert not any(m.training for r in dp.runner.models[1:] for m in r.modules())
     dp.train()
-    assert all(m.training for r in dp._replicas.values() for m in r.modules())
+    assert all(m.training for r in dp.runner.models[1:] for m in r.modules())
     dp.double()  # replaces every parameter array
     x = np.random.default_rng(6).standard_normal((9, 5))
     y = dp.forward(x)
@@ -107,11 +107,11 @@ def test_replicas_follow_mode_and_replaced_parameters():
 
 
 def test_blas_limits_are_restored():
-    before = [lib.num_threads for lib in _blas_libraries()]
+    before = [lib.num_threads for lib in blas_libraries()]
     dp = nn.DataParallel(cnn(), threads=2)
     y = dp.forward(np.ones((4, 2, 6, 6), np.float32))
     dp.backward(np.ones_like(y))
-    assert [lib.num_threads for lib in _blas_libraries()] == before
+    assert [lib.num_threads for lib in blas_libraries()] == before
 
 
 def test_an_error_in_a_shard_propagates_and_the_next_call_works():
@@ -119,7 +119,7 @@ def test_an_error_in_a_shard_propagates_and_the_next_call_works():
     with pytest.raises(ValueError, match=r"expects input of shape \(N, 5\)"):
         dp.forward(np.ones((6, 4), np.float32))
     assert dp.forward(np.ones((6, 5), np.float32)).shape == (6, 3)
-    assert [lib.num_threads for lib in _blas_libraries()]  # limits restored after the error too
+    assert [lib.num_threads for lib in blas_libraries()]  # limits restored after the error too
 
 
 def bn_cnn(seed=0, dropout=0.0):
@@ -174,7 +174,7 @@ def test_dropout_gets_one_stream_per_shard_and_runs_repeat_and_resume_exactly(tm
     # the two shards draw different masks for identical rows
     dp = nn.DataParallel(bn_cnn(dropout=0.5), threads=2)
     dp.forward(np.ones((8, 2, 6, 6), np.float32))
-    masks = [dp.module[-2]._mask, dp._replicas[1][-2]._mask]
+    masks = [dp.module[-2]._mask, dp.runner.models[1][-2]._mask]
     assert masks[0].shape == masks[1].shape == (4, 8) and not np.array_equal(*masks)
 
 
@@ -291,8 +291,8 @@ def test_resuming_with_a_different_sharding_is_a_clear_error(tmp_path):
                 num_epochs=epochs, rng=np.random.default_rng(0), checkpoint_path=tmp_path / "ck.npz").fit(x, y)
 
     run(nn.DataParallel(mlp(), threads=2), 1)
-    with pytest.raises(ValueError, match="written with nn.DataParallel, this run is without it; .*same --threads"):
+    with pytest.raises(ValueError, match="data_parallel_shards: 2 in the checkpoint, absent in this run"):
         run(mlp(), 2)
     run(nn.DataParallel(mlp(), threads=2), 2)  # the same sharding resumes
-    with pytest.raises(ValueError, match="written with 2 thread.*this run has 3"):
+    with pytest.raises(ValueError, match="data_parallel_shards: 2 in the checkpoint, 3 in this run"):
         run(nn.DataParallel(mlp(), threads=3), 3)

@@ -10,7 +10,6 @@ import pytest
 from backproplab import nn, optim
 from backproplab.analysis import check_module_grads, rel_error
 from backproplab.train import Trainer
-from test_core_parallel import _FailOnNaN  # a layer that raises on NaN input
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the process backend needs fork()")
 
@@ -90,6 +89,16 @@ def test_trainer_runs_repeat_resume_and_match_the_thread_backend(tmp_path):
         assert np.array_equal(value, processes[key]) and np.array_equal(value, resumed[key]), key
 
 
+class _FailOnNaN(nn.Module):
+    def forward(self, x):
+        if np.isnan(x).any():
+            raise ValueError("this shard got a NaN")
+        return x
+
+    def backward(self, dy):
+        return dy
+
+
 class _DieOnNaN(_FailOnNaN):
     def forward(self, x):
         if np.isnan(x).any():
@@ -117,15 +126,15 @@ def test_a_worker_that_dies_mid_call_is_reported_and_replaced():
     dp = nn.DataParallel(_bn_after(_DieOnNaN()), threads=2, backend="process")
     x = np.random.default_rng(10).standard_normal((6, 3))
     dp.forward(x)
-    first = dp._workers[0].procs[0]
+    first = dp.runner.workers.processes[0]
     x[5, 0] = np.nan
     with pytest.raises(RuntimeError, match=r"worker process 1 .* died with exit code 3"):
         dp.forward(x)  # rank 0 waited in BatchNorm: the watchdog released it
     x[5, 0] = 0.0
     assert dp.forward(x).shape == (6, 2)
-    assert dp._workers[0].procs[0].pid != first.pid
-    os.kill(dp._workers[0].procs[0].pid, 9)  # killed between calls: replaced without an error
-    dp._workers[0].procs[0].join(10)
+    assert dp.runner.workers.processes[0].pid != first.pid
+    os.kill(dp.runner.workers.processes[0].pid, 9)  # killed between calls: replaced without an error
+    dp.runner.workers.processes[0].join(10)
     assert dp.forward(x).shape == (6, 2)
     dp.close()
 
@@ -137,23 +146,23 @@ def test_replaced_arrays_and_new_dtypes_reach_the_workers():
     dp.forward(x)
     dp.module.load_state_dict(plain.state_dict())  # after the workers started
     assert rel_error(dp.forward(x), plain.forward(x)) < 1e-6
-    old = dp._workers[0]
+    old = dp.runner.workers
     dp.double()  # every array replaced by a float64 one: a new shared layout, new workers
     plain.double()
     y = dp.forward(x.astype(np.float64))
     assert y.dtype == np.float64 and rel_error(y, plain.forward(x.astype(np.float64))) < 1e-12
-    assert dp._workers[0] is not old and old.broken
+    assert dp.runner.workers is not old and old.broken
     dp.close()
 
 
 def test_close_and_garbage_collection_stop_the_workers():
     dp = nn.DataParallel(mlp(), threads=3, backend="process")
     dp.forward(np.ones((6, 5), np.float32))
-    procs = dp._workers[0].procs
+    procs = dp.runner.workers.processes
     dp.close()
     assert not any(p.is_alive() for p in procs)
     assert dp.forward(np.ones((6, 5), np.float32)).shape == (6, 3)  # new workers
-    procs = dp._workers[0].procs
+    procs = dp.runner.workers.processes
     del dp
     gc.collect()
     for p in procs:
@@ -166,7 +175,7 @@ def test_a_copy_starts_workers_of_its_own():
     x = np.random.default_rng(12).standard_normal((4, 2, 6, 6)).astype(np.float32)
     y = dp.forward(x)
     twin = copy.deepcopy(dp)
-    assert np.array_equal(twin.forward(x), y) and twin._workers[0] is not dp._workers[0]
+    assert np.array_equal(twin.forward(x), y) and twin.runner.workers is not dp.runner.workers
     dp.close()
     twin.close()
 

@@ -13,10 +13,13 @@ Backward in training (the batch statistics depend on x):
     dx = (γ / sqrt(σ² + eps)) · (dy - mean(dy) - x̂ · mean(dy · x̂)),
     dγ = Σ dy·x̂,  dβ = Σ dy.
 
-Under :class:`~backproplab.nn.DataParallel` each shard holds part of the batch: the
-per-channel sums behind μ, σ², mean(dy) and mean(dy·x̂) are added over the shards
-(``_shard`` is set for the duration of the call), so every shard normalizes with
-the statistics of the whole batch, as the unsplit layer does (synchronized BN).
+Synchronized BN: when a batch is split into shards (:class:`~backproplab.nn.DataParallel`),
+each copy of the layer sees part of the batch. While ``sync_group`` is set (DataParallel sets
+it for the duration of a call), the per-channel sums behind μ, σ², mean(dy) and mean(dy·x̂),
+and the count n, are added over the shards by ``sync_group.allreduce``, so every shard
+normalizes with the statistics of the whole batch, as the unsplit layer does
+(``torch.nn.SyncBatchNorm``). Only the copy with ``sync_group.rank == 0`` updates the running
+statistics, once per batch.
 
 Reference: https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
 """
@@ -30,6 +33,11 @@ from .module import Module, Parameter
 class _BatchNorm(Module):
     _buffers = ("running_mean", "running_var", "num_batches_tracked")
     _ndims: tuple[int, ...] = ()
+    #: None, or while the batch is split into shards (DataParallel sets it for one call) this
+    #: shard's group, a :class:`~backproplab.nn.shards.ShardGroup`: ``sync_group.allreduce(a)``
+    #: returns Σ over the shards of ``a`` (float64, same shape); ``sync_group.rank`` is this
+    #: shard (rank 0 updates the running statistics).
+    sync_group = None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  dtype=np.float32):
@@ -46,14 +54,12 @@ class _BatchNorm(Module):
         self.running_mean = np.zeros(num_features, dtype=dtype)
         self.running_var = np.ones(num_features, dtype=dtype)
         self.num_batches_tracked = np.zeros((), dtype=np.int64)
-        self._shard = None  # (group, rank) while DataParallel runs this layer on one shard
 
     def _batch_sum(self, a: np.ndarray) -> np.ndarray:
         """``a`` (a per-channel partial sum) summed over every shard of the batch (just ``a`` unsplit)."""
-        if self._shard is None:
+        if self.sync_group is None:
             return a
-        group, rank = self._shard
-        return group.allreduce(rank, a).astype(a.dtype, copy=False)
+        return self.sync_group.allreduce(a).astype(a.dtype, copy=False)
 
     def _check(self, x: np.ndarray) -> None:
         if x.ndim not in self._ndims or x.shape[1] != self.num_features:
@@ -84,15 +90,15 @@ class _BatchNorm(Module):
         x2 = self._channel_rows(x)  # (C, L)
         n = x2.shape[1]  # values per channel
         if self.training:
-            if self._shard is not None:  # statistics of the whole batch, not of this shard
+            if self.sync_group is not None:  # statistics of the whole batch, not of this shard
                 n = int(self._batch_sum(np.array([n], dtype=np.float64))[0])
             if n < 2:
                 raise ValueError(f"{type(self).__name__}: expected more than 1 value per channel in training, "
                                  f"got input shape {x.shape}")
-            mean = x2.mean(axis=1) if self._shard is None else self._batch_sum(x2.sum(axis=1)) / n
+            mean = x2.mean(axis=1) if self.sync_group is None else self._batch_sum(x2.sum(axis=1)) / n
             xhat = x2 - mean[:, None]  # (C, L), centred; normalized in place below
             var = self._batch_sum(np.einsum("ij,ij->i", xhat, xhat)) / n  # biased: the normalization uses it
-            if self._shard is None or self._shard[1] == 0:  # one update per batch
+            if self.sync_group is None or self.sync_group.rank == 0:  # one update per batch
                 self._update_running(mean, var, n)
         else:
             mean, var = self.running_mean, self.running_var
@@ -128,7 +134,7 @@ class _BatchNorm(Module):
             g = invstd
         if not self._batch_stats:
             return self._back_to_input_shape(dy2 * g[:, None])  # eval: a fixed affine map
-        if self._shard is not None:  # this shard's sums went into the gradients; dx needs the batch's
+        if self.sync_group is not None:  # this shard's sums went into the gradients; dx needs the batch's
             dbeta, dgamma = self._batch_sum(dbeta), self._batch_sum(dgamma)
         # g · (dy - mean(dy) - x̂·mean(dy·x̂)), written to touch each (C, L) array as few times as possible
         dx = xhat * (-dgamma / n)[:, None]

@@ -18,7 +18,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
+def thread_pool(workers: int) -> ThreadPoolExecutor:
     """One process-wide pool per size, shared by every DataParallel (threads are started once)."""
     return _pool_of_process(workers, os.getpid())
 
@@ -30,7 +30,8 @@ def _pool_of_process(workers: int, pid: int) -> ThreadPoolExecutor:
 
 
 @lru_cache(maxsize=1)
-def _blas_libraries() -> list:
+def blas_libraries() -> list:
+    """threadpoolctl's controllers of every BLAS loaded in this process (``num_threads``, ``set_num_threads``)."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController().select(user_api="blas").lib_controllers
@@ -39,7 +40,7 @@ def _blas_libraries() -> list:
 @contextmanager
 def single_threaded_blas():
     """Limit every loaded BLAS to one thread inside the block; restore the old limits after it."""
-    libs = _blas_libraries()
+    libs = blas_libraries()
     before = [lib.num_threads for lib in libs]
     for lib in libs:
         lib.set_num_threads(1)
@@ -73,4 +74,4 @@ def per_core_blocks(fn, n: int, *arrays, axis: int = 0, min_block: int = 256):
         part = index + (slice(*bounds),)
         return fn(*(a[part] for a in arrays))
 
-    return np.concatenate(list(_pool(k).map(block, even_bounds(n, k))), axis=axis)
+    return np.concatenate(list(thread_pool(k).map(block, even_bounds(n, k))), axis=axis)
