@@ -13,6 +13,8 @@ import sys
 COMMANDS = {
     "lab": ("run a lab (or a group of labs) and write its run folder and report", "backproplab.labs.command"),
     "report": ("write an existing run's report again, e.g. in another language", "backproplab.labs.rerender"),
+    "course": ("the homework questions, what answers each, and the errata of their solutions",
+               "backproplab.course.cli"),
     "calc": ("course calculators that print their working", "backproplab.calc.cli"),
     "data": ("dataset tools: locate, convert to the assignment's npz, download", "backproplab.data.cli"),
     "check": ("check a student's own NumPy code against the reference layers, sandboxed", "backproplab.check.cli"),

@@ -17,11 +17,12 @@ import traceback
 USAGE, FAILURE, INTERRUPTED = 2, 1, 130
 
 
-def _usage_errors() -> tuple:
-    from .labs.config import ConfigError
-    from .labs.run_folder import RunConflict
+class UsageError(ValueError):
+    """The command line must change: a bad option value, an unknown name, a folder with other settings."""
 
-    return ConfigError, RunConflict
+
+def _usage_errors() -> tuple:
+    return (UsageError,)
 
 
 def _failures() -> tuple:
@@ -55,6 +56,9 @@ def run_command(prog: str, fn, debug: bool = False) -> int:
     debug = debug or bool(os.environ.get("BACKPROPLAB_DEBUG"))
     try:
         return int(fn() or 0)
+    except BrokenPipeError:  # `backproplab ... | head`: the reader has gone, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         if debug:
             raise

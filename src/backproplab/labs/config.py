@@ -26,8 +26,10 @@ import types
 import typing
 from dataclasses import dataclass, field
 
+from ..errors import UsageError
 
-class ConfigError(ValueError):
+
+class ConfigError(UsageError):
     """An option has a value outside its documented range."""
 
 

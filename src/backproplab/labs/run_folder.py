@@ -27,11 +27,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import UsageError
 from ..utils.io import atomic_savez, atomic_write_bytes, atomic_write_json, atomic_write_text, load_npz, to_jsonable
 from .config import flag_name
 
 
-class RunConflict(ValueError):
+class RunConflict(UsageError):
     """The run folder holds a run made with other settings."""
 
 

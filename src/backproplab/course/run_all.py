@@ -1,0 +1,89 @@
+"""``course run``: every experiment of the course map at full settings, and one index of the answers.
+
+Each distinct command of the map runs once (a lab's run folder is shared by the questions it
+answers, and a finished run is reused when ``course run`` is started again); the index lists every
+question with its answer, its verdict where an expected value exists, and a link to the report
+that answers it, and a timing table per command.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..labs import progress
+from ..report import Report, render_html, render_markdown
+from ..report.document import CodeText
+from ..report.i18n import _
+from ..utils.io import atomic_write_json, atomic_write_text
+from .answers import answer, run
+from .map import load_map
+
+#: labs that need a GPU for a full run in reasonable time (skipped unless asked)
+GPU_LABS = ("mobilenet",)
+
+
+def commands(quick: bool, include_gpu: bool) -> list[str]:
+    """Distinct commands of the map, in map order (labs and calculators; not check/data)."""
+    seen = []
+    for s in load_map().values():
+        for q in s.questions:
+            c = q.quick_command if quick and q.quick_command else q.command
+            if not c or c in seen or not c.split()[1:2] or c.split()[1] not in ("lab", "calc"):
+                continue
+            if not include_gpu and c.split()[1] == "lab" and c.split()[2] in GPU_LABS:
+                continue
+            seen.append(c)
+    return seen
+
+
+def run_all(out: str, lang: str, quick: bool = False, include_gpu: bool = False, as_json: bool = False) -> int:
+    root = Path(out)
+    shown = progress.Progress(False if as_json else None)
+    todo = commands(quick, include_gpu)
+    cache, timing = {}, []
+    t_all = time.perf_counter()
+    for i, command in enumerate(todo, start=1):
+        print(f"[{i}/{len(todo)}] {command}", flush=True)
+        t0 = time.perf_counter()
+        cache[command] = run(command, root, lang)
+        seconds = time.perf_counter() - t0
+        timing.append({"command": command, "seconds": seconds, "status": cache[command].status})
+        shown.info(f"  {seconds:.1f} s, exit status {cache[command].status}")
+    rows = []
+    for s in load_map().values():
+        for q in s.questions:
+            a = answer(q, quick=quick, root=root, lang=lang, cache=cache)
+            folder = a.run.folder if a.run else None
+            rows.append({"id": q.id, "question": q.text(lang), "kind": q.kind, "command": a.command,
+                         "verdict": a.verdict, "got": a.got, "expected": q.expected,
+                         "report": str(folder.relative_to(root) / "report.html") if folder else None,
+                         "docs": q.docs})
+    total = time.perf_counter() - t_all
+    atomic_write_json(root / "answers.json", {"rows": rows, "timing": timing, "total_s": total, "quick": quick})
+    doc = _index(rows, timing, total, quick, lang)
+    atomic_write_text(root / "index.md", render_markdown(doc))
+    atomic_write_text(root / "index.html", render_html(doc))
+    failed = [r for r in rows if r["verdict"] in ("FAIL", "error")]
+    if as_json:
+        print(json.dumps({"total_s": total, "timing": timing, "failed": failed}, ensure_ascii=False, indent=1))
+    print(_("wrote {path}: {n} questions, {c} commands in {t:.0f} s; {f} failed", path=root / "index.html",
+            n=len(rows), c=len(todo), t=total, f=len(failed)))
+    return 1 if failed else 0
+
+
+def _index(rows, timing, total, quick, lang) -> Report:
+    doc = Report(title=_("The course, answered"), quick=quick, lang=lang)
+    doc.para(_("Every question of the five homework documents with the command that answers it, run here at "
+               "{how} settings in {t:.0f} s.", how=_("quick") if quick else _("full"), t=total))
+    for set_id, s in load_map().items():
+        doc.heading(f"{set_id}: {s.title(lang)}")
+        doc.table([("id", "id", ""), ("question", _("question"), ""), ("answer", _("answer"), ""),
+                   ("verdict", _("verdict"), "")],
+                  [{"id": CodeText(r["id"]), "question": r["question"],
+                    "answer": f"[{_('report')}]({r['report']})" if r["report"] else (r["docs"] or r["command"]),
+                    "verdict": _(r["verdict"])} for r in rows if r["id"].startswith(set_id + "/")])
+    doc.heading(_("Time per command"))
+    doc.table([("command", _("command"), ""), ("seconds", _("time (s)"), ".1f"), ("status", _("exit status"), "d")],
+              [{**t, "command": CodeText(t["command"])} for t in timing])
+    return doc
