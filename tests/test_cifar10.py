@@ -190,8 +190,8 @@ def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path, protocol):
 def test_unpickler_allows_exactly_the_array_globals():
     assert RestrictedUnpickler.ALLOWED == {("numpy.core.multiarray", "_reconstruct"),
                                            ("numpy._core.multiarray", "_reconstruct"),
-                                           ("numpy", "ndarray"), ("numpy", "dtype")}
-    for module, name in [("builtins", "eval"), ("_codecs", "encode"), ("numpy", "load"),
+                                           ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+    for module, name in [("builtins", "eval"), ("codecs", "encode"), ("numpy", "load"),
                          ("numpy.core.multiarray", "scalar"), ("subprocess", "Popen")]:
         with pytest.raises(pickle.UnpicklingError, match="refusing"):
             RestrictedUnpickler(io.BytesIO(b"")).find_class(module, name)
@@ -218,3 +218,26 @@ def test_archive_checksum(cifar, tmp_path):
     out = download_cifar10(root, md5=md5_file(archive))
     assert out == root / "cifar-10-batches-py"
     assert load_cifar10(root).x_train.shape == (35, 3, 32, 32)
+
+
+def test_batch_repickled_by_python3_with_protocol_2_loads(tmp_path):
+    # Python 3 writes the bytes of a protocol-2 pickle as _codecs.encode(text, "latin1")
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
+    batch = {b"batch_label": b"training batch 1 of 5", b"labels": [3, 1, 4, 1], b"data": data,
+             b"filenames": [b"a.png", b"b.png", b"c.png", b"d.png"]}
+    raw = pickle.dumps(batch, protocol=2)
+    assert b"_codecs" in raw
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    x, y = read_python_batch(path)
+    assert np.array_equal(x.reshape(4, -1), data) and y.tolist() == [3, 1, 4, 1]
+
+
+@pytest.mark.parametrize("args", [("abc", "rot13"), ("abc", "utf-8"), (b"abc", "latin1"), ("abc", "latin1", "ignore")])
+def test_codecs_encode_only_turns_latin1_text_into_bytes(args):
+    from backproplab.data.cifar10 import _latin1_encode
+
+    assert _latin1_encode("é\x00ÿ", "latin1") == b"\xe9\x00\xff"
+    with pytest.raises(pickle.UnpicklingError, match="refusing _codecs.encode"):
+        _latin1_encode(*args)

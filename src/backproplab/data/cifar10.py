@@ -55,8 +55,10 @@ class RestrictedUnpickler(pickle.Unpickler):
     The official batches contain dicts, lists, ints, (byte) strings and one uint8
     array; the array is the only object that needs a global to rebuild
     (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``;
-    NumPy 2 writes ``numpy._core.multiarray._reconstruct``). Any other global --
-    ``os.system``, ``builtins.eval``, ``_codecs.encode`` -- raises ``UnpicklingError``.
+    NumPy 2 writes ``numpy._core.multiarray._reconstruct``). A batch re-pickled by Python 3 with
+    protocol 2 writes its byte strings as ``_codecs.encode(text, "latin1")``: that global resolves
+    to :func:`_latin1_encode`, which does exactly that conversion and refuses any other argument.
+    Any other global -- ``os.system``, ``builtins.eval`` -- raises ``UnpicklingError``.
     """
 
     ALLOWED = {
@@ -64,9 +66,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module: str, name: str):
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(
                 f"refusing to load global '{module}.{name}': a CIFAR-10 batch holds only dicts, lists, "
@@ -79,6 +84,14 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError("refusing persistent ids: not part of a CIFAR-10 batch")
+
+
+def _latin1_encode(text, encoding="latin1", errors="strict") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes: a str in latin-1, nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise pickle.UnpicklingError(f"refusing _codecs.encode({type(text).__name__}, {encoding!r}): only the "
+                                     "latin-1 byte strings of a protocol-2 pickle are accepted")
+    return text.encode("latin1")
 
 
 def restricted_load(data: bytes):

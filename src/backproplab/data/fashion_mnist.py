@@ -187,7 +187,7 @@ def _read_idx_split(location: Location, split: str) -> tuple[np.ndarray, np.ndar
             arr = parse_idx(read_idx_bytes(path), str(path))
         except DataFormatError as e:
             raise DataFormatError(f"{e}\n  Fashion-MNIST: {fix}") from e
-        if arr.dtype != np.uint8 or arr.shape[1:] != shape:
+        if arr.dtype != np.uint8 or arr.ndim != len(shape) + 1 or arr.shape[1:] != shape:
             expected = "(N, 28, 28)" if shape else "(N,)"
             raise DataFormatError(f"{path}: holds {arr.dtype} of shape {arr.shape}, expected uint8 {expected} "
                                   f"-- a mislabelled file?; fix: {fix}")

@@ -58,21 +58,27 @@ class Tree:
         return [(s, e, y) for s, e, y, _ in self._walk(all_nodes=True)]
 
     def _walk(self, all_nodes: bool = False) -> list:
-        """One post-order pass: (start, end, label, word) per leaf, or per node if ``all_nodes``."""
-        out = []
+        """One post-order pass: (start, end, label, word) per leaf, or per node if ``all_nodes``.
 
-        def visit(node, start):
+        Iterative (an explicit stack), so a tree nested thousands deep is no RecursionError.
+        Leaves come in sentence order, so a node's span starts at the count of leaves seen when
+        it is entered and ends at the count when it is left.
+        """
+        out, pos, starts = [], 0, []
+        stack = [(self, False)]  # (node, its children are done)
+        while stack:
+            node, finished = stack.pop()
             if node.word is not None:
-                out.append((start, start + 1, node.label, node.word))
-                return start + 1
-            end = start
-            for c in node.children:
-                end = visit(c, end)
-            if all_nodes:
-                out.append((start, end, node.label, None))
-            return end
-
-        visit(self, 0)
+                out.append((pos, pos + 1, node.label, node.word))
+                pos += 1
+            elif not finished:
+                starts.append(pos)
+                stack.append((node, True))
+                stack.extend((c, False) for c in reversed(node.children))  # first child on top
+            else:
+                start = starts.pop()
+                if all_nodes:
+                    out.append((start, pos, node.label, None))
         return out
 
 
@@ -137,8 +143,13 @@ def read_trees(path) -> list[Tree]:
     """All trees of one file, one per non-blank line; errors name the file and line."""
     path = Path(path)
     trees = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise SSTFormatError(f"{path}:{lineno}: byte {raw[e.start]:#04x} at column {e.start + 1} is not "
+                                     "UTF-8; fix: re-save the file as UTF-8 (the treebank's files are)") from None
             if line.strip():
                 trees.append(parse_tree(line, str(path), lineno))
     if not trees:
