@@ -1,4 +1,4 @@
-"""Theory labs on Fashion-MNIST (batch-size, bn-noise, logistic-vs-softmax, saturation): quick runs + hand checks.
+"""Theory labs on Fashion-MNIST (batch-size, bn-noise, saturation): quick runs + hand checks.
 
 The quick runs go through the CLI in a subprocess with one BLAS thread: on a machine
 shared by many processes, OpenBLAS's worker threads can make small matrix products
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from backproplab.labs import batch_size, bn_noise, logistic_vs_softmax
+from backproplab.labs import batch_size, bn_noise
 
 
 @pytest.fixture(scope="module")
@@ -98,37 +98,6 @@ def test_bn_noise_quick(tmp_path, have_data):
     kappas = {u["signal"]: u["median_kappa"] for u in res["units"]}
     assert kappas["a = ReLU(z)"] > kappas["z (pre-ReLU)"]  # zeros from the ReLU fatten the tails
     assert (tmp_path / "bn_noise.csv").exists()
-
-
-# -- logistic-vs-softmax ---------------------------------------------------------------
-def test_softmax_to_logistic_hand_example():
-    from backproplab.nn import Linear
-
-    # W_s = [[1, 2], [4, 0]], b_s = [0.5, -1] → W_l = [3, -2], b_l = -1.5
-    wl, bl = logistic_vs_softmax.softmax_to_logistic(np.array([[1.0, 2.0], [4.0, 0.0]]), np.array([0.5, -1.0]))
-    np.testing.assert_array_equal(wl, [[3.0, -2.0]])
-    np.testing.assert_array_equal(bl, [-1.5])
-    # x = (1, 1): z₁ = 3.5, z₂ = 3 → p₂ = e³/(e³ + e^3.5) = σ(-0.5) = 0.3775406687981454
-    lin = Linear(2, 2, rng=np.random.default_rng(0), dtype=np.float64)
-    lin.weight.data[...] = [[1.0, 2.0], [4.0, 0.0]]
-    lin.bias.data[...] = [0.5, -1.0]
-    c = logistic_vs_softmax.compare(lin, np.array([[1.0, 1.0]]), np.array([1]))
-    assert c["p_soft"][0] == pytest.approx(0.3775406687981454, rel=1e-12)
-    assert c["p_log"][0] == pytest.approx(0.3775406687981454, rel=1e-12)
-    with pytest.raises(ValueError, match="2-class softmax"):
-        logistic_vs_softmax.softmax_to_logistic(np.zeros((3, 4)), np.zeros(3))
-
-
-def test_logistic_vs_softmax_quick(tmp_path, have_data):
-    res = run_quick("logistic-vs-softmax", tmp_path)
-    for r in res["comparison"]:
-        assert r["pred_agree"] == r["n"]
-        assert r["max_abs_prob_diff"] < 1e-12
-        assert abs(r["ce_softmax"] - r["bce_logistic"]) < 1e-12
-        assert r["acc_softmax"] > 0.7  # T-shirt vs Shirt is learnable: well above chance
-    assert res["result"]["shift_max_diff"] < 1e-12
-    with pytest.raises(ValueError, match="exactly two classes"):
-        logistic_vs_softmax.run(logistic_vs_softmax.Config(quick=True, classes="0,1,2"), tmp_path / "bad")
 
 
 # -- saturation ----------------------------------------------------------------------------

@@ -1,53 +1,90 @@
 """Lab: a 2-class softmax IS a logistic regression: W_l = W_s2 - W_s1, b_l = b_s2 - b_s1.
 
-The question: fit a 2-class softmax classifier, convert it to a logistic model and
-check that both give the same predictions on real data.
+The question (document 003, question 1.5): a binary task can be solved by logistic regression (one
+neuron) or by a 2-class softmax (two neurons, twice the parameters). Does the softmax learn more
+complex functions, or can its parameters always be written as logistic ones?
 
     softmax:  p(class 2 | x) = e^{z₂} / (e^{z₁} + e^{z₂}) = 1 / (1 + e^{-(z₂ - z₁)}) = σ(z₂ - z₁)
     z₂ - z₁ = (W_s2 - W_s1)·x + (b_s2 - b_s1) = W_l·x + b_l
 
-so the logistic model with W_l = W_s2 - W_s1, b_l = b_s2 - b_s1 gives the same
-probabilities, hence the same predictions and the same cross-entropy. The softmax
-has twice the parameters but only their difference matters: adding the same vector
-to both rows changes nothing (shown too).
+so the logistic model with W_l = W_s2 - W_s1, b_l = b_s2 - b_s1 gives the same probabilities,
+hence the same predictions and the same cross-entropy. The softmax has twice the parameters but
+only their difference matters: adding the same vector to both rows changes nothing (shown too).
 
-The softmax is the library's Linear(784, 2) + CrossEntropyLoss trained with the
-Trainer; the logistic model is a Linear(784, 1) whose weights are set from it,
-evaluated with Sigmoid and BCEWithLogitsLoss. A logistic model trained directly
-(BCE) is fitted for comparison: it reaches a similar, not identical, solution.
+The softmax is the library's Linear(784, 2) + CrossEntropyLoss trained with the Trainer; the
+logistic model is a Linear(784, 1) whose weights are set from it, evaluated with Sigmoid and
+BCEWithLogitsLoss. A logistic model trained directly (BCE, same seed and settings) is fitted for
+comparison: it reaches a similar, not identical, solution, because SGD on the softmax moves the
+difference W_s2 - W_s1 by twice the logistic model's gradient (measured too).
 
-Exercises: (1) for K classes, how many of the K·(d+1) softmax parameters are
-redundant? (2) show that the softmax's cross-entropy gradient for the difference
-W_s2 - W_s1 is twice the logistic model's.
+Exercises: (1) for K classes, how many of the K·(d+1) softmax parameters are redundant? (2) show
+that the softmax's cross-entropy gradient for the difference W_s2 - W_s1 is twice the logistic one.
 
-Reference: Bishop, Pattern Recognition and Machine Learning (2006), §4.3.4;
-Goodfellow et al., Deep Learning (2016), §6.2.2.3.
+Reference: Bishop, Pattern Recognition and Machine Learning (2006), §4.3.4; Goodfellow et al.,
+Deep Learning (2016), §6.2.2.3.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .common import LabRun, markdown_table, new_figure, parse_classes, replace_known
+from ..report.i18n import N_, _, _n
+from .config import ConfigError, option, quick
+from .training import QUICK_TEST, QUICK_TRAIN, TrainingConfig, data_facts, data_sentence, load_data, train_run
 
 NAME = "logistic-vs-softmax"
-TITLE = "A 2-class softmax converted to a logistic model: identical predictions on Fashion-MNIST"
+TITLE = N_("A 2-class softmax converted to a logistic model: identical predictions on Fashion-MNIST")
+SUMMARY = N_("a trained 2-class softmax equals the logistic model W_l = W_s2 - W_s1, b_l = b_s2 - b_s1: "
+             "same probabilities, predictions and loss")
+QUESTIONS = ("003/Q1.5",)
+
+#: probabilities that differ by at most this are equal up to float64 rounding
+ROUNDING = 1e-12
+#: weight directions with a cosine at least this are "similar"
+SIMILAR = 0.9
+#: the random vector added to both softmax rows, and the number added to both biases
+SHIFT_SEED, SHIFT_BIAS = 2, 3.0
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = 0                 # initial weights and batch order
-    quick: bool = False           # train on a subset for fewer epochs
-    data_dir: str | None = None   # Fashion-MNIST folder (None: the default location)
-    classes: str = "0,6"          # exactly two class ids; 0,6 = T-shirt/top vs Shirt (hard to separate)
-    num_epochs: int = 10          # epochs of SGD
-    batch_size: int = 64          # mini-batch size
-    lr: float = 0.01              # SGD learning rate (the softmax moves W_s2 - W_s1 at 2x this rate)
+class Config(TrainingConfig):
+    classes: str = option("0,6", "exactly two Fashion-MNIST class ids; 0,6 = T-shirt/top vs Shirt (hard to separate)")
+    num_epochs: int = option(10, "epochs of SGD for each model", low=1, high=10000)
+    batch_size: int = option(64, "mini-batch size", low=1, high=100000)
+    lr: float = option(0.01, "SGD learning rate of both models", low=0, low_open=True, high=100)
+
+    def check(self) -> None:
+        from ..data import parse_classes
+
+        super().check()
+        classes = parse_classes(self.classes)
+        if classes is None or len(classes) != 2:
+            raise ConfigError(f"--classes must name exactly two classes, e.g. 0,6; got {self.classes!r}")
+
+    def quick(self) -> "Config":
+        return quick(self, num_epochs=2, train_size=QUICK_TRAIN, test_size=QUICK_TEST)
 
 
-QUICK = dict(num_epochs=2)
+@functools.lru_cache(maxsize=1)
+def _data(config: Config):
+    return load_data(config)
+
+
+def train_model(config: Config, kind: str) -> dict:
+    """The softmax (``kind="softmax"``: Linear(d, 2) + cross-entropy) or the logistic model trained
+    directly (``"logistic"``: Linear(d, 1) + BCE), from a generator seeded with the lab's seed."""
+    from ..nn import Linear
+    from ..optim import make_optimizer
+
+    data = _data(config)
+    rng = np.random.default_rng(config.seed)
+    model = Linear(data.x_train.shape[1], 2 if kind == "softmax" else 1, rng=rng)
+    opt = make_optimizer("sgd", model.parameters(), lr=config.lr)
+    result = train_run(model, opt, data, loss="cross_entropy" if kind == "softmax" else "bce",
+                       batch_size=config.batch_size, num_epochs=config.num_epochs, rng=rng, label=kind)
+    return {**result, "weight": model.weight.data.tolist(), "bias": model.bias.data.tolist()}
 
 
 def softmax_to_logistic(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,115 +94,183 @@ def softmax_to_logistic(weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarra
     return (weight[1] - weight[0])[None, :], np.array([bias[1] - bias[0]])
 
 
-def compare(softmax_layer, x, y) -> dict:
-    """Probabilities, predictions and losses of the softmax and its logistic conversion (float64)."""
-    from ..nn import BCEWithLogitsLoss, CrossEntropyLoss, Linear, Sigmoid, Softmax
+def _linear(weight: np.ndarray, bias: np.ndarray):
+    from ..nn import Linear
+
+    lin = Linear(weight.shape[1], weight.shape[0], rng=np.random.default_rng(0), dtype=np.float64)
+    lin.weight.data[...], lin.bias.data[...] = weight, bias
+    return lin
+
+
+def compare(weight: np.ndarray, bias: np.ndarray, x, y) -> dict:
+    """Probabilities, predictions, losses and loss gradients of the softmax (``weight`` (2, d), ``bias`` (2,))
+    and of its logistic conversion, in float64."""
+    from ..nn import BCEWithLogitsLoss, CrossEntropyLoss, Sigmoid
+    from ..nn.functional import softmax
 
     x = x.astype(np.float64)
-    ws, bs = softmax_layer.weight.data.astype(np.float64), softmax_layer.bias.data.astype(np.float64)
-    sm = Linear(x.shape[1], 2, rng=np.random.default_rng(0), dtype=np.float64)
-    sm.weight.data[...], sm.bias.data[...] = ws, bs
+    ws, bs = np.asarray(weight, dtype=np.float64), np.asarray(bias, dtype=np.float64)
+    sm = _linear(ws, bs)
     logits = sm.forward(x)  # (N, 2)
-    p_soft = Softmax(dim=1).forward(logits)[:, 1]  # p(second class)
-    ce = CrossEntropyLoss()(logits, y)
-    wl, bl = softmax_to_logistic(ws, bs)
-    lg = Linear(x.shape[1], 1, rng=np.random.default_rng(0), dtype=np.float64)
-    lg.weight.data[...], lg.bias.data[...] = wl, bl
+    p_soft = softmax(logits, axis=1)[:, 1]  # p(second class)
+    ce_fn = CrossEntropyLoss()
+    ce = ce_fn(logits, y)
+    sm.backward(ce_fn.backward())
+    lg = _linear(*softmax_to_logistic(ws, bs))
     z = lg.forward(x)  # (N, 1)
     p_log = Sigmoid().forward(z)[:, 0]
-    bce = BCEWithLogitsLoss()(z, y.astype(np.float64))
+    bce_fn = BCEWithLogitsLoss()
+    bce = bce_fn(z, y.astype(np.float64))
+    lg.backward(bce_fn.backward())
+    # SGD on the softmax moves W_s2 - W_s1 by -lr·(g₂ - g₁); on the logistic model W_l moves by -lr·g_l
+    g_diff, g_log = sm.weight.grad[1] - sm.weight.grad[0], lg.weight.grad[0]
     pred_soft, pred_log = logits.argmax(axis=1), (z[:, 0] > 0).astype(np.int64)
     return {"max_abs_prob_diff": float(np.max(np.abs(p_soft - p_log))), "ce_softmax": float(ce),
             "bce_logistic": float(bce), "pred_agree": int(np.sum(pred_soft == pred_log)), "n": len(y),
             "acc_softmax": float(np.mean(pred_soft == y)), "acc_logistic": float(np.mean(pred_log == y)),
+            "grad_ratio": float(np.linalg.norm(g_diff) / np.linalg.norm(g_log)),
             "p_soft": p_soft, "p_log": p_log}
 
 
-def run(config: Config, out_dir: Path) -> dict:
-    from ..data import load_fashion_mnist
-    from ..nn import BCEWithLogitsLoss, CrossEntropyLoss, Linear
-    from ..optim import SGD
-    from ..train.trainer import Trainer
-
-    if config.quick:
-        config = replace_known(config, **QUICK)
-    lab = LabRun(out_dir, config)
-    classes = parse_classes(config.classes)
-    if classes is None or len(classes) != 2:
-        raise ValueError(f"classes must name exactly two classes, e.g. 0,6; got {config.classes!r}")
-    ds = load_fashion_mnist(classes=classes, data_dir=config.data_dir)
-    rng = np.random.default_rng(config.seed)
-    x_tr, y_tr = ds.x_train, ds.y_train
-    if config.quick:
-        keep = rng.choice(len(x_tr), 2000, replace=False)
-        x_tr, y_tr = x_tr[keep], y_tr[keep]
-
-    softmax = Linear(x_tr.shape[1], 2, rng=rng)
-    hist_s = Trainer(softmax, CrossEntropyLoss(), SGD(softmax.parameters(), lr=config.lr),
-                     batch_size=config.batch_size, num_epochs=config.num_epochs, rng=rng).fit(
-        x_tr, y_tr, ds.x_test, ds.y_test)
-    logistic = Linear(x_tr.shape[1], 1, rng=rng)
-    hist_l = Trainer(logistic, BCEWithLogitsLoss(), SGD(logistic.parameters(), lr=config.lr),
-                     batch_size=config.batch_size, num_epochs=config.num_epochs, rng=rng).fit(
-        x_tr, y_tr, ds.x_test, ds.y_test)
-
-    rows, cmp = [], {}
-    for split, x, y in (("train", x_tr, y_tr), ("test", ds.x_test, ds.y_test)):
-        c = cmp[split] = compare(softmax, x, y)
-        rows.append({"split": split, **{k: v for k, v in c.items() if not k.startswith("p_")}})
+def run(config: Config, out) -> dict:
+    data = _data(config)
+    runs = out.map({kind: functools.partial(train_model, config, kind) for kind in ("softmax", "logistic")},
+                   label=NAME)
+    ws, bs = np.asarray(runs["softmax"]["weight"], np.float32), np.asarray(runs["softmax"]["bias"], np.float32)
+    rows, probs = [], {}
+    for split, x, y in (("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)):
+        c = compare(ws, bs, x, y)
+        probs[split] = (c.pop("p_soft"), c.pop("p_log"))
+        rows.append({"split": split, **c})
     # the softmax's redundancy: shift both rows by the same vector, nothing changes
-    shifted = Linear(x_tr.shape[1], 2, rng=np.random.default_rng(1), dtype=np.float64)
-    shift_w, shift_b = np.random.default_rng(2).normal(0, 1, x_tr.shape[1]), 3.0
-    shifted.weight.data[...] = softmax.weight.data.astype(np.float64) + shift_w
-    shifted.bias.data[...] = softmax.bias.data.astype(np.float64) + shift_b  # float64: float32 + 3.0 would round
-    c_shift = compare(shifted, ds.x_test, ds.y_test)
-    shift_diff = float(np.max(np.abs(c_shift["p_soft"] - cmp["test"]["p_soft"])))
-    direct_acc = float(hist_l.test_acc[-1])
-    wl, _ = softmax_to_logistic(softmax.weight.data.astype(np.float64), softmax.bias.data.astype(np.float64))
-    cos = float(wl[0] @ logistic.weight.data[0] / (np.linalg.norm(wl) * np.linalg.norm(logistic.weight.data)))
-    lab.save_metrics("comparison", rows)
-    lab.save_metrics("result", {"shift_max_diff": shift_diff, "direct_logistic_test_acc": direct_acc,
-                                "weight_cosine": cos})
-    lab.save_metrics("history_softmax", hist_s.epoch_rows())
-    lab.save_metrics("history_logistic", hist_l.epoch_rows())
+    shift_w = np.random.default_rng(SHIFT_SEED).normal(0, 1, ws.shape[1])
+    shifted = compare(ws.astype(np.float64) + shift_w, bs.astype(np.float64) + SHIFT_BIAS, data.x_test, data.y_test)
+    shift_diff = float(np.max(np.abs(shifted["p_soft"] - probs["test"][0])))
+    wl, _bl = softmax_to_logistic(ws.astype(np.float64), bs.astype(np.float64))
+    w_direct = np.asarray(runs["logistic"]["weight"], np.float32)
+    cos = float(wl[0] @ w_direct[0] / (np.linalg.norm(wl) * np.linalg.norm(w_direct)))
+    direct_acc = runs["logistic"]["history"]["test_acc"][-1]
+    out.save_metrics("comparison", rows)
+    out.save_arrays("arrays", p_soft=probs["test"][0], p_log=probs["test"][1], w_l=wl[0])
+    facts = data_facts(data, config)
+    test = rows[1]
+    summary = (f"{facts['class_names'][0]} vs {facts['class_names'][1]}: converted logistic model agrees on "
+               f"{sum(r['pred_agree'] for r in rows)}/{sum(r['n'] for r in rows)} predictions, max |Δp| = "
+               f"{max(r['max_abs_prob_diff'] for r in rows):.1e}, |CE - BCE| ≤ "
+               f"{max(abs(r['ce_softmax'] - r['bce_logistic']) for r in rows):.1e}; test accuracy "
+               f"{test['acc_softmax']:.4f}")
+    return {"summary": summary, "data": facts, "rows": rows, "test": test, "shift_max_diff": shift_diff,
+            "direct_logistic_test_acc": direct_acc, "weight_cosine": cos,
+            "all_predictions_agree": all(r["pred_agree"] == r["n"] for r in rows),
+            "max_abs_prob_diff": max(r["max_abs_prob_diff"] for r in rows),
+            "max_loss_diff": max(abs(r["ce_softmax"] - r["bce_logistic"]) for r in rows),
+            "histories": {k: r["history"] for k, r in runs.items()}, "diverged": {k: r["diverged"] for k, r in
+                                                                                   runs.items()}}
+
+
+# -- report ---------------------------------------------------------------------------------------
+def agreement_sentence(rows: list[dict], max_p: float, max_loss: float, rounding: float = ROUNDING):
+    """Whether the converted logistic model predicts as the softmax, with the largest differences."""
+    disagree = sum(r["n"] - r["pred_agree"] for r in rows)
+    total = sum(r["n"] for r in rows)
+    if disagree == 0 and max_p <= rounding and max_loss <= rounding:
+        return _("The softmax and the converted logistic model agree on all {n} predictions (training and test); "
+                 "their probabilities differ by at most {p:.1e} and their losses by {l:.1e}: float64 rounding.",
+                 n=total, p=max_p, l=max_loss)
+    if disagree == 0:
+        return _("The softmax and the converted logistic model agree on all {n} predictions, but their "
+                 "probabilities differ by up to {p:.2e} and their losses by {l:.2e}: more than float64 rounding.",
+                 n=total, p=max_p, l=max_loss)
+    return _n("The softmax and the converted logistic model DISAGREE on {n} of {total} prediction; probabilities "
+              "differ by up to {p:.2e}, losses by {l:.2e}.",
+              "The softmax and the converted logistic model DISAGREE on {n} of {total} predictions; probabilities "
+              "differ by up to {p:.2e}, losses by {l:.2e}.", disagree, total=total, p=max_p, l=max_loss)
+
+
+def shift_sentence(shift_diff: float, rounding: float = ROUNDING):
+    if shift_diff <= rounding:
+        return _("Adding one random vector to both softmax rows (and {b:g} to both biases) changes the test "
+                 "probabilities by at most {d:.1e}: only `W_s2 - W_s1` and `b_s2 - b_s1` matter.", b=SHIFT_BIAS,
+                 d=shift_diff)
+    return _("Adding one random vector to both softmax rows (and {b:g} to both biases) changed the test "
+             "probabilities by up to {d:.2e}, more than rounding.", b=SHIFT_BIAS, d=shift_diff)
+
+
+def direct_sentence(direct_acc: float, softmax_acc: float, cos: float, similar: float = SIMILAR):
+    """The logistic model trained directly against the softmax: accuracy and weight direction."""
+    params = dict(a=direct_acc, s=softmax_acc, c=cos)
+    if cos >= similar:
+        return _("A logistic model trained directly with BCE (same seed, learning rate and epochs) reaches test "
+                 "accuracy {a:.4f} against the softmax's {s:.4f}; its weights point in a similar direction to "
+                 "`W_l` (cosine {c:.3f}).", **params)
+    return _("A logistic model trained directly with BCE (same seed, learning rate and epochs) reaches test accuracy "
+             "{a:.4f} against the softmax's {s:.4f}; its weights point in a different direction from `W_l` "
+             "(cosine {c:.3f}): the same family of functions, but another fit.", **params)
+
+
+def grad_ratio_sentence(ratio: float, rounding: float = 1e-9):
+    """The measured ratio of the softmax's gradient on its row difference to the logistic gradient (2 in theory)."""
+    if abs(ratio - 2.0) <= rounding:
+        return _("At the trained weights, the softmax's loss gradient for `W_s2 - W_s1` is {r:.6g} times the "
+                 "converted logistic model's (test set): SGD with the same learning rate moves the softmax's "
+                 "difference twice as fast, so the two trainings follow different paths.", r=ratio)
+    return _("At the trained weights, the softmax's loss gradient for `W_s2 - W_s1` is {r:.6g} times the converted "
+             "logistic model's (test set), NOT the 2 the derivation gives.", r=ratio)
+
+
+def report(result: dict, config: Config, doc) -> None:
+    names = result["data"]["class_names"]
+    doc.para(_("**Question** (document 003, question 1.5). Does a 2-class softmax (two neurons, twice the "
+               "parameters) learn more complex functions than logistic regression, or can its parameters always be "
+               "written as logistic ones?"))
+    doc.bullets([
+        data_sentence(result["data"]),
+        _("Label 0 = {a}, label 1 = {b}. Both models: plain `SGD` with `lr` = {lr:g}, batch {bs}, {e} epochs, seed "
+          "{s}.", a=names[0], b=names[1], lr=config.lr, bs=config.batch_size, e=config.num_epochs, s=config.seed),
+        _("The conversion: `p(label 1) = σ(z₂ - z₁)`, so `W_l = W_s2 - W_s1` and `b_l = b_s2 - b_s1`."),
+    ])
+    doc.table([("split", _("split"), ""), ("acc_softmax", _("softmax accuracy"), ".4f"),
+               ("acc_logistic", _("converted logistic accuracy"), ".4f"), ("pred_agree", _("same prediction"), "d"),
+               ("n", _("images"), "d"), ("max_abs_prob_diff", _("largest |Δp|"), ".2e"),
+               ("ce_softmax", _("softmax cross-entropy"), ".10g"), ("bce_logistic", _("logistic BCE"), ".10g")],
+              [{**r, "split": _(SPLITS[r["split"]])} for r in result["rows"]])
+    doc.heading(_("Observations (computed from this run)"))
+    doc.bullets([
+        agreement_sentence(result["rows"], result["max_abs_prob_diff"], result["max_loss_diff"]),
+        shift_sentence(result["shift_max_diff"]),
+        direct_sentence(result["direct_logistic_test_acc"], result["test"]["acc_softmax"], result["weight_cosine"]),
+        grad_ratio_sentence(result["test"]["grad_ratio"]),
+    ])
+    for kind, msg in result["diverged"].items():
+        if msg:
+            doc.note(_("The {kind} diverged: its loss became NaN or infinite.", kind=_(MODELS[kind])), "warning")
+    doc.plot(plot_comparison(doc.folder.load_arrays("arrays"), names), "logistic_vs_softmax",
+             _("Left: each test image's probability of label 1, softmax against the converted logistic model. Right: "
+               "`W_l = W_s2 - W_s1` as an image (red pushes toward label 1)."))
+
+
+SPLITS = {"train": N_("training"), "test": N_("test")}
+MODELS = {"softmax": N_("softmax model"), "logistic": N_("directly trained logistic model")}
+
+
+def plot_comparison(arrays: dict, names: list[str]):
+    from .plotting import colorbar, new_figure
 
     fig, axes = new_figure(1, 2, size=(11, 4.2))
     ax = axes[0][0]
-    ax.plot(cmp["test"]["p_soft"], cmp["test"]["p_log"], ".", ms=2)
+    ax.plot(arrays["p_soft"], arrays["p_log"], ".", ms=2)
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set_xlabel("softmax p(second class)")
-    ax.set_ylabel("converted logistic σ(W_l x + b_l)")
-    ax.set_title(f"test set: max |difference| = {cmp['test']['max_abs_prob_diff']:.1e}")
+    ax.set_xlabel(_("softmax p(label 1)"))
+    ax.set_ylabel(_("converted logistic σ(W_l x + b_l)"))
+    ax.set_title(_("test set: largest |difference| = {d:.1e}",
+                   d=float(np.max(np.abs(arrays["p_soft"] - arrays["p_log"])))))
     ax = axes[0][1]
-    side = int(np.sqrt(x_tr.shape[1]))
-    if side * side == x_tr.shape[1]:
-        im = ax.imshow(wl[0].reshape(side, side), cmap="coolwarm")
-        fig.colorbar(im, ax=ax)
-        ax.set_title(f"W_l = W_s2 - W_s1 ({ds.class_names[1]} vs {ds.class_names[0]})")
-        ax.axis("off")
-    lab.savefig(fig, "logistic_vs_softmax")
-
-    agree_all = all(r["pred_agree"] == r["n"] for r in rows)
-    max_p = max(r["max_abs_prob_diff"] for r in rows)
-    max_loss = max(abs(r["ce_softmax"] - r["bce_logistic"]) for r in rows)
-    summary = (f"{ds.class_names[0]} vs {ds.class_names[1]}: converted logistic model agrees on "
-               f"{sum(r['pred_agree'] for r in rows)}/{sum(r['n'] for r in rows)} predictions, max |Δp| = "
-               f"{max_p:.1e}, |CE - BCE| ≤ {max_loss:.1e}; test accuracy {cmp['test']['acc_softmax']:.4f}.")
-    report = [f"# {TITLE}\n",
-              f"Classes {ds.class_names[0]} (label 0) vs {ds.class_names[1]} (label 1); {len(x_tr)} training "
-              f"images, {len(ds.x_test)} test images ({ds.source}); SGD lr {config.lr}, batch {config.batch_size}, "
-              f"{config.num_epochs} epochs.\n", markdown_table(rows), "\n## Observations (from the numbers)\n",
-              f"- Predictions of the softmax and the converted logistic model "
-              f"{'agree on every' if agree_all else 'DISAGREE on some'} image; largest probability difference "
-              f"{max_p:.1e}, cross-entropy vs BCE differ by at most {max_loss:.1e}.",
-              f"- Adding one random vector to both softmax rows (and 3 to both biases) changes the test "
-              f"probabilities by at most {shift_diff:.1e}: only W_s2 - W_s1 matters.",
-              f"- A logistic model trained directly with BCE reaches test accuracy {direct_acc:.4f} (softmax "
-              f"{cmp['test']['acc_softmax']:.4f}); cosine between its weights and W_l: {cos:.3f} "
-              f"({'close' if cos > 0.9 else 'clearly different'} directions; the two are different fits, not a "
-              "conversion: the softmax's gradient on the difference is twice the logistic one, so SGD with the "
-              "same lr follows a different path).",
-              "\n![logistic vs softmax](logistic_vs_softmax.png)\n"]
-    lab.write_report("\n".join(report))
-    return {"summary": summary, "rows": rows, "shift_max_diff": shift_diff, "direct_logistic_test_acc": direct_acc,
-            "weight_cosine": cos}
+    w_l = arrays["w_l"]
+    side = int(np.sqrt(len(w_l)))
+    if side * side == len(w_l):
+        lim = float(np.abs(w_l).max()) or 1.0
+        im = ax.imshow(w_l.reshape(side, side), cmap="coolwarm", vmin=-lim, vmax=lim)
+        colorbar(fig, im, ax, _("weight"))
+        ax.set_title(_("W_l = W_s2 - W_s1 ({b} vs {a})", a=names[0], b=names[1]))
+    ax.axis("off")
+    return fig
