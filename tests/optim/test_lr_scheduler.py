@@ -15,7 +15,7 @@ STEPS = 50
 def two_groups(ours_cls, theirs_cls, **hp):
     """The same two-group optimizer on both sides (the second group at half the lr)."""
     ps = [nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))]
-    ts = [torch.ones(3, dtype=torch.float64, requires_grad=True), torch.ones(2, dtype=torch.float64, requires_grad=True)]
+    ts = [torch.ones(k, dtype=torch.float64, requires_grad=True) for k in (3, 2)]
     lr = hp.pop("lr", 0.1)
     ours = ours_cls([{"params": ps[:1]}, {"params": ps[1:], "lr": lr / 2}], lr=lr, **hp)
     theirs = theirs_cls([{"params": ts[:1]}, {"params": ts[1:], "lr": lr / 2}], lr=lr, **hp)

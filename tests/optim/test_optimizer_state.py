@@ -44,3 +44,11 @@ def test_state_of_another_optimizer_or_model_is_refused_before_anything_changes(
     two = optim.Adam([nn.Parameter(np.ones((3, 2))), nn.Parameter(np.ones(2))])
     with pytest.raises(ValueError, match=r"groups of \[1\] parameters, this optimizer \[2\]"):
         two.load_state_dict(sd)
+
+
+def test_unknown_state_name_is_refused():
+    """E.g. a damaged file whose directory renamed 'step': Adam would fail later with a KeyError."""
+    sd = adam_with_state().state_dict()
+    sd["state.0.stop"] = sd.pop("state.0.step")
+    with pytest.raises(ValueError, match="holds 'state.0.stop', which Adam does not keep"):
+        optim.Adam([nn.Parameter(np.ones((3, 2)))]).load_state_dict(sd)

@@ -13,7 +13,8 @@ def test_every_name_builds_its_class_with_the_given_hyperparameters(name, cls):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown optimizer 'adamm'; choose one of sgd, momentum, rmsprop, adam, adamw"):
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'; choose one of sgd, momentum, rmsprop, adam, "
+                                         "adamw"):
         optim.make_optimizer("adamm", [nn.Parameter(np.zeros(2))])
 
 

@@ -26,6 +26,7 @@ class Adam(Optimizer):
     """
 
     _decaying_state = ("exp_avg",)
+    _state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq", "step")
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):

@@ -37,6 +37,9 @@ class Optimizer:
 
     #: names of state arrays that decay geometrically and feed a numerator (flushed as above)
     _decaying_state: tuple[str, ...] = ()
+    #: every name of per-parameter state the optimizer keeps: a state dict with another name is
+    #: refused (None: a subclass that does not declare them is not checked)
+    _state_names: tuple[str, ...] | None = None
     FLUSH_EVERY = 16
 
     def __init__(self, params, defaults: dict):
@@ -168,7 +171,10 @@ class Optimizer:
         params = self._all_params()
         for key, v in sd.items():
             if key.startswith("state."):
-                i = int(key.split(".", 2)[1])
+                _, i, k = key.split(".", 2)
+                i = int(i)
+                if self._state_names is not None and k not in self._state_names:
+                    raise ValueError(f"{name}: the optimizer state holds {key!r}, which {name} does not keep")
                 if i >= len(params) or (np.ndim(v) and np.shape(v) != params[i].data.shape):
                     raise ValueError(f"{name}: optimizer state {key} of shape {np.shape(v)} does not fit the "
                                      "parameters (another model?)")

@@ -21,6 +21,7 @@ class RMSprop(Optimizer):
     """
 
     _decaying_state = ("grad_avg", "momentum_buffer")
+    _state_names = ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):

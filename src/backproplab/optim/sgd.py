@@ -20,6 +20,7 @@ class SGD(Optimizer):
     """
 
     _decaying_state = ("momentum_buffer",)
+    _state_names = ("momentum_buffer",)
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0):
@@ -63,6 +64,7 @@ class Momentum(Optimizer):
     """
 
     _decaying_state = ("velocity",)
+    _state_names = ("velocity",)
 
     def __init__(self, params, lr: float = 1e-2, beta: float = 0.9, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, beta=beta, weight_decay=weight_decay))
