@@ -3,7 +3,7 @@ explicit rng, collate functions for variable-length sequences, batch samplers, a
 import numpy as np
 import pytest
 
-from backproplab.data import ArrayDataset, BucketBatchSampler, DataLoader, default_collate
+from backproplab.data import ArrayDataset, BucketBatchSampler, DataLoader, default_collate, pad_collate
 from backproplab.data.sst import bucket_batches
 
 
@@ -49,33 +49,14 @@ def test_generic_dataset_goes_through_collate_and_arrays_stack():
     np.testing.assert_array_equal(yb, [0, 1, 0])
 
 
-def pad_collate(samples):
-    """Variable-length id sequences -> ((ids (n, T_max), lengths (n,)), labels (n,))."""
-    lengths = np.array([len(s) for s, _ in samples])
-    ids = np.zeros((len(samples), lengths.max()), np.int64)
-    for i, (s, _) in enumerate(samples):
-        ids[i, :len(s)] = s
-    return (ids, lengths), np.array([label for _, label in samples])
-
-
-class Sentences:
-    def __init__(self, seqs, labels):
-        self.seqs, self.labels = seqs, labels
-
-    def __len__(self):
-        return len(self.seqs)
-
-    def __getitem__(self, i):
-        return self.seqs[i], self.labels[i]
-
-
-def test_custom_collate_pads_variable_length_sequences():
+def test_pad_collate_pads_variable_length_sequences():
     seqs = [np.array([5, 6]), np.array([7]), np.array([1, 2, 3])]
-    ds = Sentences(seqs, [0, 1, 2])
+    ds = ArrayDataset(seqs, [0, 1, 2])
     with pytest.raises(ValueError, match="give the DataLoader a collate_fn that pads"):
         list(DataLoader(ds, batch_size=3))
     (ids, lengths), y = next(iter(DataLoader(ds, batch_size=3, collate_fn=pad_collate)))
     np.testing.assert_array_equal(ids, [[5, 6, 0], [7, 0, 0], [1, 2, 3]])
+    assert ids.dtype == np.int64
     np.testing.assert_array_equal(lengths, [2, 1, 3])
     np.testing.assert_array_equal(y, [0, 1, 2])
 
@@ -84,8 +65,8 @@ def test_bucket_batch_sampler_repeats_bucket_batches_draw_for_draw():
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 30, 50)
     seqs = [np.ones(k, np.int64) for k in lengths]
-    loader = DataLoader(Sentences(seqs, list(range(50))), batch_sampler=BucketBatchSampler(lengths, 8, rng=np.random.default_rng(3)),
-                        collate_fn=pad_collate)
+    sampler = BucketBatchSampler(lengths, 8, rng=np.random.default_rng(3))
+    loader = DataLoader(ArrayDataset(seqs, list(range(50))), batch_sampler=sampler, collate_fn=pad_collate)
     ref = np.random.default_rng(3)
     for _ in range(2):  # two passes: a fresh bucketing each time
         expected = bucket_batches(lengths, 8, ref)

@@ -20,6 +20,6 @@ __all__ = [
     "parse_idx", "read_idx", "read_npz_split", "resolve_data_dir", "train_val_split", "verify_fashion_mnist",
     "write_assignment_npz", "write_idx",
 ]
-from .loader import ArrayDataset, BucketBatchSampler, DataLoader, default_collate
+from .loader import ArrayDataset, BucketBatchSampler, DataLoader, default_collate, pad_collate
 
-__all__ += ["ArrayDataset", "BucketBatchSampler", "DataLoader", "default_collate"]
+__all__ += ["ArrayDataset", "BucketBatchSampler", "DataLoader", "default_collate", "pad_collate"]

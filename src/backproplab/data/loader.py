@@ -4,8 +4,8 @@
     for xb, yb in train:  # xb (64, ...), yb (64,); the last batch may be smaller
         ...
 
-Variable-length sequences: give a ``collate_fn`` that pads, e.g. one returning
-``((ids, lengths), y)``; the Trainer then calls ``model.forward(ids, lengths)``. Batches of
+Variable-length sequences: give a ``collate_fn`` that pads, e.g. :func:`pad_collate`, which
+returns ``((ids, lengths), y)``; the Trainer then calls ``model.forward(ids, lengths)``. Batches of
 similar lengths (less padding): ``batch_sampler=BucketBatchSampler(lengths, batch_size, rng)``.
 
 Reference: https://pytorch.org/docs/stable/data.html
@@ -18,17 +18,27 @@ import numpy as np
 class ArrayDataset:
     """Equal-length arrays seen as one data set: sample i is ``(a[i] for a in arrays)``.
 
-    PyTorch's ``TensorDataset``. Indexing with an index array returns the whole batch at
-    once (one fancy-indexing copy per array), which is how the DataLoader batches it.
+    PyTorch's ``TensorDataset``. A list of variable-length items (token id sequences) that
+    NumPy cannot stack stays a list. When every field is an array, indexing with an index
+    array returns the whole batch at once (one fancy-indexing copy per array), which is how
+    the DataLoader batches it.
     """
 
     def __init__(self, *arrays):
         if not arrays:
             raise ValueError("ArrayDataset needs at least one array")
-        self.arrays = tuple(np.asarray(a) for a in arrays)
+        self.arrays = tuple(self._field(a) for a in arrays)
         sizes = [len(a) for a in self.arrays]
         if len(set(sizes)) != 1:
             raise ValueError(f"ArrayDataset: the arrays have {sizes} entries; they must pair up one to one")
+        self.stacked = all(isinstance(a, np.ndarray) for a in self.arrays)
+
+    @staticmethod
+    def _field(a):
+        try:
+            return np.asarray(a)
+        except ValueError:  # ragged: items of different lengths
+            return list(a)
 
     def __len__(self) -> int:
         return len(self.arrays[0])
@@ -52,6 +62,18 @@ def default_collate(samples: list):
         shapes = sorted({np.shape(s) for s in samples})
         raise ValueError(f"default_collate cannot stack samples of shapes {shapes[:4]}; give the DataLoader a "
                          "collate_fn that pads them (e.g. returning ((x, lengths), y))") from e
+
+
+def pad_collate(samples: list, pad_idx: int = 0):
+    """Variable-length sequences -> ``((ids, lengths), targets)``, the input a sequence classifier takes.
+
+    Shapes: n samples ``(ids_i (T_i,), target_i)`` -> ids (n, max T_i) int64 padded at the end
+    with ``pad_idx``, lengths (n,), targets stacked by :func:`default_collate`.
+    """
+    from .sst import pad_batch
+
+    ids, lengths = pad_batch([s for s, _ in samples], pad_idx)
+    return (ids, lengths), default_collate([t for _, t in samples])
 
 
 class BucketBatchSampler:
@@ -89,8 +111,8 @@ class DataLoader:
         batch_sampler: an iterable of index batches, iterated afresh every pass (e.g.
             :class:`BucketBatchSampler`); replaces batch_size, shuffle, rng and drop_last.
 
-    An :class:`ArrayDataset` without a collate_fn is batched by indexing its arrays with
-    the batch's indices (one copy per array), not sample by sample.
+    An :class:`ArrayDataset` of arrays without a collate_fn is batched by indexing its arrays
+    with the batch's indices (one copy per array), not sample by sample.
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, rng: np.random.Generator | None = None,
@@ -105,7 +127,8 @@ class DataLoader:
         else:
             self.batch_size = int(batch_size)
         if shuffle and not isinstance(rng, np.random.Generator):
-            raise ValueError("DataLoader(shuffle=True) needs rng=np.random.Generator (e.g. np.random.default_rng(seed))")
+            raise ValueError("DataLoader(shuffle=True) needs rng=np.random.Generator "
+                             "(e.g. np.random.default_rng(seed))")
         if len(dataset) == 0:
             raise ValueError("DataLoader: the data set is empty")
         self.dataset, self.shuffle, self.rng = dataset, bool(shuffle), rng
@@ -124,7 +147,7 @@ class DataLoader:
 
     def batches(self, shuffle: bool | None = None):
         """One pass over the data set, batch by batch (``shuffle`` overrides the loader's own)."""
-        fast = self.collate_fn is None and isinstance(self.dataset, ArrayDataset)
+        fast = self.collate_fn is None and isinstance(self.dataset, ArrayDataset) and self.dataset.stacked
         for idx in self.index_batches(shuffle):
             if fast:
                 yield self.dataset[idx]
