@@ -241,7 +241,7 @@ def test_checkpoint_from_other_settings_is_refused(tmp_path):
     with pytest.raises(ValueError, match="batch_size=10.*batch_size=5"):
         other.fit(x, y)
     ckpt.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="unreadable.*delete it"):
+    with pytest.raises(ValueError, match="damaged.*delete it"):
         other.fit(x, y)
 
 

@@ -8,11 +8,16 @@ from dataclasses import asdict, dataclass, field
 class History:
     """Per-epoch curves of a :class:`~backproplab.train.Trainer` run.
 
-    Lists are indexed by epoch (0 = after the first epoch). ``step_loss`` holds the
-    training loss of every optimizer step when ``record_steps=True``.
+    Lists are indexed by epoch (0 = after the first epoch). ``train_acc``/``test_acc`` hold
+    the Trainer's metric (accuracy unless ``metric`` names another; None with ``metric=None``).
+    ``step_loss`` holds the training loss of every optimizer step when ``record_steps=True``,
+    and ``step_grad_norm`` the global gradient norm ‖∂L/∂θ‖₂ of every step, before any
+    clipping, when ``record_step_grad_norms=True``; ``epoch_steps[e]`` is the number of
+    steps epoch e took (to cut the per-step lists by epoch).
     ``grad_norms[name]`` is the mean over the epoch's steps of ‖∂L/∂θ‖₂ for each
     parameter (``record_grad_norms=True``); ``weight_norm`` is Σθ² over weights
-    (2+ dim parameters) at the end of each epoch.
+    (2+ dim parameters) at the end of each epoch. ``diverged_at`` is set when the loss
+    became NaN or inf: ``{"epoch": e, "step": s, "loss": value}`` (1-based, as the error says).
     """
 
     train_loss: list = field(default_factory=list)
@@ -23,6 +28,10 @@ class History:
     weight_norm: list = field(default_factory=list)
     step_loss: list = field(default_factory=list)
     grad_norms: dict = field(default_factory=dict)
+    step_grad_norm: list = field(default_factory=list)
+    epoch_steps: list = field(default_factory=list)
+    diverged_at: dict | None = None
+    metric: str | None = "accuracy"
 
     def to_dict(self) -> dict:
         return asdict(self)

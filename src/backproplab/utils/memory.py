@@ -28,7 +28,12 @@ _done = False
 
 
 def retain_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 256 << 20) -> bool:
-    """Tell glibc's malloc to keep freed memory (process-wide; idempotent). True if it applied."""
+    """Tell glibc's malloc to keep freed memory (process-wide; idempotent). True if it applied.
+
+    A process-wide setting, so it belongs to the program, not to a library call: the lab CLI
+    calls it once at start-up (the Trainer does not). A script that trains in a loop of its
+    own calls it once before the loop.
+    """
     global _done
     if _done:
         return True
