@@ -15,6 +15,8 @@ import contextvars
 import sys
 import time
 
+from ..train.callbacks import Callback
+
 _current: contextvars.ContextVar["Progress"] = contextvars.ContextVar("backproplab_progress")
 
 
@@ -54,7 +56,7 @@ class Progress:
         return TrainingProgress(self, desc)
 
 
-class TrainingProgress:
+class TrainingProgress(Callback):
     """Trainer callback drawing :class:`Progress`'s training display (nothing when disabled)."""
 
     def __init__(self, progress: Progress, desc: str = ""):
@@ -91,10 +93,6 @@ class TrainingProgress:
             parts.append(f"test acc {h.test_acc[-1]:.2%}")
         head = f"{self.desc + ' ' if self.desc else ''}epoch {epoch + 1}/{trainer.num_epochs}"
         self.progress.info(f"{head}: {', '.join(parts)} ({time.perf_counter() - self._t0:.1f} s)")
-
-    def __call__(self, trainer, epoch: int, history=None) -> None:
-        """A plain after-epoch callback f(trainer, epoch, history), for Trainers without on_epoch_begin."""
-        self.on_epoch_end(trainer, epoch)
 
     def on_train_end(self, trainer, logs=None) -> None:
         if self._bar is not None:

@@ -214,6 +214,7 @@ class Trainer:
             raise ValueError("Trainer(shuffle=True) needs rng=np.random.Generator to shuffle the training set "
                              "(or shuffle=False)")
         self.stop_training = False
+        self.steps_per_epoch = self._steps_per_epoch(train)
         for cb in self.callbacks:
             cb.on_train_begin(self, {})
         start_epoch = self._resume(train, test)
@@ -234,6 +235,18 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self, {})
         return self.history
+
+    def _steps_per_epoch(self, train) -> int | None:
+        """Optimizer steps in one epoch (None for a loader without a length): for progress displays."""
+        if isinstance(train, ArrayData):
+            n = len(train.x)
+            steps = 1 if self.batch_size is None or self.batch_size >= n else -(-n // self.batch_size)
+        else:
+            try:
+                steps = len(train.source)
+            except TypeError:
+                return None
+        return steps if self.max_steps_per_epoch is None else min(steps, self.max_steps_per_epoch)
 
     def _array_batches(self, data: ArrayData):
         x, y = data.x, data.y
