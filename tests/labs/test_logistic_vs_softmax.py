@@ -8,16 +8,6 @@ from backproplab.labs.config import ConfigError
 from backproplab.report.i18n import language
 
 
-@pytest.fixture(scope="module")
-def have_data():
-    from backproplab.data import DatasetNotFoundError, locate_fashion_mnist
-
-    try:
-        locate_fashion_mnist()
-    except DatasetNotFoundError as e:
-        pytest.skip(f"Fashion-MNIST not available: {e}")
-
-
 def test_softmax_to_logistic_hand_example():
     # W_s = [[1, 2], [4, 0]], b_s = [0.5, -1] → W_l = [3, -2], b_l = -1.5
     ws, bs = np.array([[1.0, 2.0], [4.0, 0.0]]), np.array([0.5, -1.0])
@@ -34,7 +24,7 @@ def test_softmax_to_logistic_hand_example():
         lab.softmax_to_logistic(np.zeros((3, 4)), np.zeros(3))
 
 
-def test_quick_run(tmp_path, lab_run, have_data):
+def test_quick_run(tmp_path, lab_run, have_fashion_mnist):
     res, out = lab_run(lab, tmp_path)
     for r in res["rows"]:
         assert r["pred_agree"] == r["n"]
