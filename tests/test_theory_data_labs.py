@@ -1,4 +1,4 @@
-"""Theory labs on Fashion-MNIST (batch-size, bn-noise, saturation): quick runs + hand checks.
+"""batch-size lab: quick runs + hand checks.
 
 The quick runs go through the CLI in a subprocess with one BLAS thread: on a machine
 shared by many processes, OpenBLAS's worker threads can make small matrix products
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from backproplab.labs import batch_size, bn_noise
+from backproplab.labs import batch_size
 
 
 @pytest.fixture(scope="module")
@@ -69,43 +69,3 @@ def test_batch_size_quick(tmp_path, have_data):
     fit = res["fit"]["two_segment"]
     assert fit["slope_small"] < -0.6 and fit["slope_large"] > -0.4
     assert (tmp_path / "steps.csv").exists() and (tmp_path / "batch_size.png").exists()
-
-
-# -- bn-noise ---------------------------------------------------------------------------
-def test_kurtosis_and_variance_formulas_on_known_distributions():
-    # population [0, 0, 0, 1] per unit: mean 1/4, σ² = 3/16, 4th central moment (3·(1/4)⁴ + (3/4)⁴)/4 = 21/256;
-    # κ = (21/256)/(9/256) = 7/3
-    vals = np.tile(np.array([[0.0], [0.0], [0.0], [1.0]]), (250, 1))  # (1000, 1)
-    _, st = bn_noise.compare(vals, [8], 50, np.random.default_rng(0), unit=0)
-    assert st["kappa"][0] == pytest.approx(7 / 3, rel=1e-12)
-    assert st["var"][0] == pytest.approx(3 / 16, rel=1e-12)
-    # uniform(0, 1): σ² = 1/12, κ = 9/5 → Var(σ_B) ≈ (1/12)(4/5)/(4M); M = 256: 6.51e-5; Var(μ_B) = 1/(12·256)
-    rng = np.random.default_rng(0)
-    u = rng.random((200_000, 1))
-    rows, _ = bn_noise.compare(u, [256], 3000, rng, unit=0)
-    assert rows[0]["unit_var_mu"] == pytest.approx(1 / (12 * 256), rel=0.1)
-    assert rows[0]["unit_var_sigma"] == pytest.approx((1 / 12) * 0.8 / (4 * 256), rel=0.1)
-
-
-def test_bn_noise_quick(tmp_path, have_data):
-    res = run_quick("bn-noise", tmp_path)
-    for signal in ("z (pre-ReLU)", "a = ReLU(z)"):
-        rows = [r for r in res["bn_noise"] if r["signal"] == signal]
-        assert [r["M"] for r in rows] == list(bn_noise.QUICK["batch_sizes"])
-        for r in rows:
-            assert 0.85 < r["median_ratio_mu"] < 1.15
-        assert 0.8 < rows[-1]["median_ratio_sigma"] < 1.2  # the formula holds at the largest M
-    kappas = {u["signal"]: u["median_kappa"] for u in res["units"]}
-    assert kappas["a = ReLU(z)"] > kappas["z (pre-ReLU)"]  # zeros from the ReLU fatten the tails
-    assert (tmp_path / "bn_noise.csv").exists()
-
-
-# -- saturation ----------------------------------------------------------------------------
-def test_saturation_quick(tmp_path, have_data):
-    res = run_quick("saturation", tmp_path)
-    bad = [r for r in res["probe_large_positive"] if r["when"] == "init"]
-    good = [r for r in res["probe_glorot_uniform"] if r["when"] == "init"]
-    assert all(r["saturated"] > 0.99 for r in bad if "saturated" in r)
-    assert all(r["saturated"] < 0.05 for r in good if "saturated" in r)
-    assert bad[0]["grad_norm"] < 1e-6 * good[0]["grad_norm"]  # first layer: σ' ≈ 0 blocks the gradient
-    assert res["history_glorot_uniform"][-1]["test_acc"] > res["history_large_positive"][-1]["test_acc"] + 0.05
