@@ -1,59 +1,74 @@
 """Lab: steps to reach a training loss vs mini-batch size -- perfect scaling, then diminishing returns.
 
-The question: if the batch is twice as large, do we need half as many SGD steps?
-For each batch size B the lab trains a softmax-regression classifier (the
-library's Linear + CrossEntropyLoss + SGD) on Fashion-MNIST with every learning
-rate of a grid and records the fewest steps that bring the training loss (on a
-fixed evaluation subset of the training set) to ``target_loss``; the learning
-rate is tuned per batch size, as in the measurements of Shallue et al.
+The question (document 003, question 1.1): sketch the SGD steps needed to reach a preset training
+loss against the mini-batch size, and explain the shape at small and at large batch sizes.
 
-On a log-log plot of steps vs B, *perfect scaling* is a slope of -1 (doubling B
-halves the steps: every example still does full work); *diminishing returns*
-is a slope between -1 and 0; a slope near 0 means larger batches no longer help
-(the steps are limited by curvature, not by gradient noise). The lab labels
-each interval between neighbouring batch sizes from its measured slope.
+For each batch size B the lab trains a softmax-regression classifier (the library's Linear +
+CrossEntropyLoss + SGD) on Fashion-MNIST with every learning rate of a grid and records the fewest
+steps that bring the training loss (on a fixed evaluation subset of the training set) to
+``target_loss``; the learning rate is tuned per batch size, as in the measurements of Shallue et al.
 
-Why a hand-written loop rather than the Trainer: the quantity measured is the
-step at which the loss first reaches the target, so the loop checks the loss at
-a geometric grid of steps (1, 2, ..., then every ~10%) and stops there; every
-piece (model, loss, optimizer, data loader) is the library's.
+On a log-log plot of steps vs B, *perfect scaling* is a slope of -1 (doubling B halves the steps:
+every example still does full work); *diminishing returns* is a slope between -1 and 0; a slope near
+0 means larger batches no longer help (the steps are limited by curvature, not by gradient noise).
+The lab labels each interval between neighbouring batch sizes from its measured slope, and fits
+two lines to the whole curve.
 
-Exercises: (1) how does the critical batch size change with a lower target
-loss? (2) add momentum: does the plateau move?
+Why a hand-written loop rather than the Trainer: the quantity measured is the step at which the loss
+first reaches the target. All learning rates of one batch size run side by side, each from the same
+seed (same initial weights, same batch order), and the loss is checked at a geometric grid of steps
+(1, 2, ..., then about 5% apart); the first check at which some rate reaches the target ends the
+race, so the minimum over the grid costs no more steps than the fastest rate needs. Every piece
+(model, loss, optimizer) is the library's.
 
-Reference: Shallue et al. 2019, "Measuring the effects of data parallelism on
-neural network training", JMLR 20; McCandlish et al. 2018, "An empirical model of
-large-batch training" (the critical batch size).
+Exercises: (1) how does the critical batch size change with a lower target loss? (2) add momentum:
+does the plateau move?
+
+Reference: Shallue et al. 2019, "Measuring the effects of data parallelism on neural network
+training", JMLR 20; McCandlish et al. 2018, "An empirical model of large-batch training" (the
+critical batch size).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .common import LabRun, markdown_table, new_figure, parse_classes, replace_known
+from ..report.i18n import N_, _, join
+from .config import option, quick
+from .plotting import new_figure, readable_log_range
+from .training import TrainingConfig, data_facts, load_data
 
 NAME = "batch-size"
-TITLE = "SGD steps to a fixed training loss vs batch size (Fashion-MNIST)"
+TITLE = N_("SGD steps to a fixed training loss against the batch size (Fashion-MNIST)")
+SUMMARY = N_("steps to a target training loss for batch sizes 1..4096 (learning rate tuned per size): perfect "
+             "scaling, then diminishing returns")
+QUESTIONS = ("003/Q1.1",)
+
+#: spacing of the check points beyond the first 20 steps
+CHECK_GROWTH = 1.05
+#: a slope above this marks the critical batch size (doubling B then saves less than 1 - 2^-0.5 = 29% of the steps)
+CRITICAL_SLOPE = -0.5
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = 0                     # initial weights, batch order, evaluation subset
-    quick: bool = False               # small grid and subset: seconds
-    data_dir: str | None = None       # Fashion-MNIST folder (None: the default location)
-    classes: str = "all"              # class ids, e.g. "0,1", or "all"
-    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
-    lrs: tuple[float, ...] = (0.0039, 0.0078, 0.0156, 0.03125, 0.0625, 0.125, 0.25, 0.5, 1.0)  # grid 2^-8..2^0
-    target_loss: float = 0.6          # training cross-entropy to reach
-    max_steps: int = 30000            # give up after this many steps
-    eval_size: int = 5000             # training examples the loss is measured on
+class Config(TrainingConfig):
+    classes: str = option("all", "Fashion-MNIST class ids (comma list) or 'all'")
+    test_size: int | None = option(None, "unused: the lab measures the training loss only", cli=False)
+    batch_sizes: tuple[int, ...] = option((1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+                                          "mini-batch sizes B", min_len=1, each_low=1, each_high=1000000)
+    lrs: tuple[float, ...] = option((0.0039, 0.0078, 0.0156, 0.03125, 0.0625, 0.125, 0.25, 0.5, 1.0),
+                                    "learning-rate grid tried at every batch size (2^-8..2^0)", min_len=1, each_low=0,
+                                    each_low_open=True, each_high=100)
+    target_loss: float = option(0.6, "training cross-entropy to reach", low=0, low_open=True, high=100)
+    max_steps: int = option(30000, "give up after this many steps", low=1, high=10000000)
+    eval_size: int = option(5000, "training examples the loss is measured on", low=1)
 
-
-QUICK = dict(batch_sizes=(1, 4, 16, 64, 256), lrs=(0.01, 0.03, 0.1, 0.3), target_loss=0.9, max_steps=3000,
-             eval_size=1000)
+    def quick(self) -> "Config":
+        return quick(self, batch_sizes=(1, 4, 16, 64, 256), lrs=(0.01, 0.03, 0.1, 0.3), target_loss=0.9,
+                     max_steps=3000, eval_size=1000, train_size=3000)
 
 
 def check_points(max_steps: int) -> list[int]:
@@ -61,43 +76,88 @@ def check_points(max_steps: int) -> list[int]:
     pts = set(range(1, 21))
     v = 20.0
     while v < max_steps:
-        v *= 1.05
+        v *= CHECK_GROWTH
         pts.add(min(int(round(v)), max_steps))
-    return sorted(pts)
+    return sorted(p for p in pts if p <= max_steps)
 
 
-def steps_to_target(x, y, x_eval, y_eval, batch_size: int, lr: float, target: float, max_steps: int,
-                    seed: int) -> int | None:
-    """SGD steps until the loss on (x_eval, y_eval) is <= ``target``; None if not within ``max_steps``."""
-    from ..nn import CrossEntropyLoss, Linear
-    from ..optim import SGD
+class _Racer:
+    """One learning rate of a race: its own model, optimizer, loss and generator (seeded the same for all)."""
 
-    rng = np.random.default_rng(seed)  # same initial weights and batch order for every lr
+    def __init__(self, x, y, batch_size: int, lr: float, seed: int, num_classes: int, x_eval, y_eval):
+        from ..nn import Linear, make_loss
+        from ..optim import make_optimizer
+
+        self.lr, self.x, self.y, self.batch_size = lr, x, y, batch_size
+        self.rng = np.random.default_rng(seed)  # same initial weights and batch order for every lr
+        self.model = Linear(x.shape[1], num_classes, rng=self.rng)
+        self.loss_fn = make_loss("cross_entropy")
+        self.opt = make_optimizer("sgd", self.model.parameters(), lr=lr)
+        self.start = self.eval_loss(x_eval, y_eval)
+        self.order, self.pos = self.rng.permutation(len(x)), 0
+
+    def eval_loss(self, x_eval, y_eval) -> float:
+        return self.loss_fn(self.model.forward(x_eval), y_eval)
+
+    def step(self) -> None:
+        if self.pos + self.batch_size > len(self.x):  # new epoch: reshuffle (as the Trainer does)
+            self.order, self.pos = self.rng.permutation(len(self.x)), 0
+        idx = self.order[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        self.loss_fn(self.model.forward(self.x[idx]), self.y[idx])
+        self.opt.zero_grad()
+        self.model.backward(self.loss_fn.backward())
+        self.opt.step()
+
+
+def race(x, y, x_eval, y_eval, batch_size: int, lrs, target: float, max_steps: int, seed: int) -> dict:
+    """SGD at every learning rate side by side until one brings the loss on (x_eval, y_eval) to ``target``.
+
+    Returns ``best_steps`` (the first check point where some rate reached it; None if none did within
+    ``max_steps``), ``best_lr`` (the smallest rate that reached it there) and ``per_lr``: "reached",
+    "diverged" (loss not finite or above twice its start) or "slower" for each rate.
+    """
     num_classes = int(y.max()) + 1
-    model = Linear(x.shape[1], num_classes, rng=rng)
-    loss_fn = CrossEntropyLoss()
-    opt = SGD(model.parameters(), lr=lr)
-    start = loss_fn(model.forward(x_eval), y_eval)
-    order, pos = rng.permutation(len(x)), 0
+    racers = [_Racer(x, y, batch_size, lr, seed, num_classes, x_eval, y_eval) for lr in lrs]
+    status = {str(r.lr): "slower" for r in racers}
     checks = iter(check_points(max_steps))
-    nxt = next(checks)
+    nxt = next(checks, None)
     for step in range(1, max_steps + 1):
-        if pos + batch_size > len(x):  # new epoch: reshuffle (as the Trainer does)
-            order, pos = rng.permutation(len(x)), 0
-        idx = order[pos:pos + batch_size]
-        pos += batch_size
-        loss_fn(model.forward(x[idx]), y[idx])
-        opt.zero_grad()
-        model.backward(loss_fn.backward())
-        opt.step()
-        if step == nxt:
-            loss = loss_fn(model.forward(x_eval), y_eval)
+        for r in racers:
+            r.step()
+        if step != nxt:
+            continue
+        nxt = next(checks, None)
+        reached = []
+        for r in list(racers):
+            loss = r.eval_loss(x_eval, y_eval)
             if loss <= target:
-                return step
-            if not math.isfinite(loss) or loss > 2.0 * start:
-                return None  # diverged
-            nxt = next(checks, max_steps + 1)
-    return None
+                reached.append(r.lr)
+            elif not math.isfinite(loss) or loss > 2.0 * r.start:
+                status[str(r.lr)] = "diverged"
+                racers.remove(r)
+        if reached:
+            status.update({str(lr): "reached" for lr in reached})
+            return {"best_steps": step, "best_lr": min(reached), "per_lr": status}
+        if not racers:
+            break
+    return {"best_steps": None, "best_lr": None, "per_lr": status}
+
+
+@functools.lru_cache(maxsize=1)
+def _data(config: Config):
+    """The training images and the evaluation subset (drawn from a generator seeded with the lab's seed)."""
+    ds = load_data(config)
+    rng = np.random.default_rng(config.seed)
+    ev = rng.choice(len(ds.x_train), min(config.eval_size, len(ds.x_train)), replace=False)
+    return ds, ds.x_train[ev], ds.y_train[ev]
+
+
+def measure(config: Config, batch_size: int) -> dict:
+    """One batch size (a task): the race over the learning-rate grid."""
+    ds, x_eval, y_eval = _data(config)
+    return race(ds.x_train, ds.y_train, x_eval, y_eval, batch_size, sorted(config.lrs), config.target_loss,
+                config.max_steps, config.seed)
 
 
 def slope_regime(slope: float) -> str:
@@ -129,109 +189,164 @@ def two_segment_fit(batch_sizes, steps) -> dict | None:
             "slope_large": float(best[3])}
 
 
-def run(config: Config, out_dir: Path) -> dict:
-    from ..data import load_fashion_mnist
-
-    if config.quick:
-        config = replace_known(config, **QUICK)
-    lab = LabRun(out_dir, config)
-    if any(b < 1 for b in config.batch_sizes) or any(lr <= 0 for lr in config.lrs) or config.target_loss <= 0:
-        raise ValueError("batch_sizes must be >= 1, lrs > 0 and target_loss > 0")
-    ds = load_fashion_mnist(classes=parse_classes(config.classes), data_dir=config.data_dir)
-    rng = np.random.default_rng(config.seed)
-    x, y = ds.x_train, ds.y_train
-    if config.quick:
-        keep = rng.choice(len(x), 3000, replace=False)
-        x, y = x[keep], y[keep]
-    ev = rng.choice(len(x), min(config.eval_size, len(x)), replace=False)
-    x_eval, y_eval = x[ev], y[ev]
-
-    rows, prev_lr = [], None
-    for b in sorted(config.batch_sizes):
-        def measure(b=b, prev_lr=prev_lr):
-            # try the previous batch size's best lr first, then its neighbours: a good first run gives a
-            # low cap, so the slow runs stop early (the minimum over the grid does not depend on the order)
-            order = sorted(config.lrs)
-            if prev_lr is not None:
-                order.sort(key=lambda lr: abs(math.log(lr / prev_lr)))
-            best, per_lr = None, {}
-            for lr in order:
-                cap = config.max_steps if best is None else best  # only a faster lr can change the minimum
-                s = steps_to_target(x, y, x_eval, y_eval, b, lr, config.target_loss, cap, config.seed)
-                per_lr[str(lr)] = s  # None: diverged, or no faster than the best so far
-                if s is not None and (best is None or s < best):
-                    best = s
-            return {"best_steps": best, "per_lr": per_lr}
-
-        res = lab.step(f"batch-{b}", measure)
-        best = res["best_steps"]
-        best_lr = min((float(lr) for lr, s in res["per_lr"].items() if s == best), default=None) if best else None
-        rows.append({"batch_size": b, "steps": best, "best_lr": best_lr,
-                     "examples": None if best is None else best * b})
-        prev_lr = best_lr if best_lr is not None else prev_lr
+def add_slopes(rows: list[dict]) -> list[dict]:
+    """Slope and regime of each interval between neighbouring batch sizes that reached the target."""
     reached = [r for r in rows if r["steps"] is not None]
     for a, c in zip(reached[:-1], reached[1:]):
         c["slope"] = math.log(c["steps"] / a["steps"]) / math.log(c["batch_size"] / a["batch_size"])
         c["regime"] = slope_regime(c["slope"])
-    lab.save_metrics("steps", rows)
+        c["interval"] = f"{a['batch_size']}→{c['batch_size']}"
+    return reached
 
+
+def run(config: Config, out) -> dict:
+    ds, x_eval, _y_eval = _data(config)
+    sizes = sorted(config.batch_sizes)
+    found = out.map({f"batch-{b}": functools.partial(measure, config, b) for b in sizes}, label=NAME)
+    rows = []
+    for b in sizes:
+        res = found[f"batch-{b}"]
+        rows.append({"batch_size": b, "steps": res["best_steps"], "best_lr": res["best_lr"],
+                     "examples": None if res["best_steps"] is None else res["best_steps"] * b})
+    reached = add_slopes(rows)
+    fit = two_segment_fit([r["batch_size"] for r in reached], [r["steps"] for r in reached])
+    critical = next((r["batch_size"] for r in reached if r.get("slope", -1.0) > CRITICAL_SLOPE), None)
+    out.save_metrics("steps", rows)
+    out.save_metrics("fit", {"two_segment": fit, "critical_batch_size": critical})
+    summary = (f"steps to loss {config.target_loss:g}: " + ", ".join(f"B={r['batch_size']}: {r['steps']}" for r in rows)
+               + (f". Two-line fit: slope {fit['slope_small']:.2f} below B={fit['break_batch_size']}, "
+                  f"{fit['slope_large']:.2f} above" if fit else ""))
+    return {"summary": summary, "data": data_facts(ds, config), "eval_size": len(x_eval), "rows": rows, "fit": fit,
+            "critical_batch_size": critical, "per_lr": {str(b): found[f"batch-{b}"]["per_lr"] for b in sizes},
+            "steps_by_batch_size": {str(r["batch_size"]): r["steps"] for r in rows}}
+
+
+# -- report ---------------------------------------------------------------------------------------
+REGIMES = {"near-perfect scaling": N_("near-perfect scaling"), "diminishing returns": N_("diminishing returns"),
+           "no further benefit": N_("no further benefit")}
+
+
+def slope_resolution(ratio: float = 2.0) -> float:
+    """How far a slope between batch sizes ``ratio`` apart can be off because steps are only known to the
+    check grid: each end may be late by up to a factor CHECK_GROWTH."""
+    return 2.0 * math.log(CHECK_GROWTH) / math.log(ratio)
+
+
+def intervals_sentence(rows: list[dict], regime: str):
+    """The intervals between neighbouring batch sizes whose measured slope falls in ``regime``."""
+    names = [r["interval"] for r in rows if r.get("regime") == regime]
+    shown = join(names, code=True) if names else _("none")
+    if regime == "near-perfect scaling":
+        return _("Intervals with slope ≤ -0.75 (near-perfect scaling: doubling B about halves the steps): {names}.",
+                 names=shown)
+    return _("Intervals with slope > -0.25 (no further benefit: larger batches no longer reduce the steps): {names}.",
+             names=shown)
+
+
+def resolution_sentence(batch_sizes):
+    """How uncertain an interval's slope is, for the closest pair of neighbouring batch sizes."""
+    sizes = sorted(batch_sizes)
+    if len(sizes) < 2:
+        return None
+    ratio = min(b / a for a, b in zip(sizes, sizes[1:]))
+    return _("The steps are known to the check grid only, so a slope between neighbouring batch sizes (a factor "
+             "{r:g} apart at the closest) is uncertain by up to ±{d:.2f}; the two-line fit over all batch sizes is "
+             "the steadier summary.", r=ratio, d=slope_resolution(ratio))
+
+
+def critical_sentence(critical: int | None):
+    if critical is None:
+        return _("No interval has a slope above {s:g}, so the grid holds no critical batch size: larger batches "
+                 "kept paying off up to the largest one.", s=CRITICAL_SLOPE)
+    return _("The first interval with a slope above {s:g} (where doubling B saves less than {f:.0%} of the steps) "
+             "ends at B = {b}: a rough critical batch size.", s=CRITICAL_SLOPE, f=1 - 2 ** CRITICAL_SLOPE, b=critical)
+
+
+def fit_sentence(fit: dict | None):
+    if fit is None:
+        return _("Two-line fit: fewer than 4 batch sizes reached the target, too few to fit.")
+    return _("Two-line least-squares fit of `log(steps)` against `log(B)`: slope {a:.2f} below B = {b}, {c:.2f} from "
+             "there on (-1 = perfect scaling, 0 = no benefit).", a=fit["slope_small"], b=fit["break_batch_size"],
+             c=fit["slope_large"])
+
+
+def missing_sentence(rows: list[dict], max_steps: int):
+    missing = [r["batch_size"] for r in rows if r["steps"] is None]
+    if not missing:
+        return _("Every batch size reached the target within {n} steps.", n=max_steps)
+    return _("Batch sizes that did not reach the target within {n} steps at any learning rate of the grid: {bs}.",
+             n=max_steps, bs=join(missing))
+
+
+def lr_sentence(rows: list[dict]):
+    """How the best learning rate of the grid moves with the batch size."""
+    reached = [r for r in rows if r["steps"] is not None]
+    if len(reached) < 2:
+        return _("Best learning rate: fewer than two batch sizes reached the target, nothing to compare.")
+    lrs = [r["best_lr"] for r in reached]
+    peak = reached[int(np.argmax(lrs))]["batch_size"]
+    return _("Best learning rate on the grid: {a:g} at B = {ba}, {z:g} at B = {bz}; it first reaches its largest "
+             "value {m:g} at B = {bp}.", a=lrs[0], ba=reached[0]["batch_size"], z=lrs[-1],
+             bz=reached[-1]["batch_size"], m=max(lrs), bp=peak)
+
+
+def report(result: dict, config: Config, doc) -> None:
+    rows = result["rows"]
+    doc.para(_("**Question** (document 003, question 1.1). How many SGD steps does it take to reach a preset "
+               "training loss, as a function of the mini-batch size, and why does the curve have its shape at "
+               "small and at large batch sizes?"))
+    doc.bullets([
+        _("Softmax regression (`Linear` {d}→{k} + cross-entropy) trained with plain `SGD` on {n} Fashion-MNIST "
+          "training images (classes {c}); the loss is measured on {e} of them.", d=784,
+          k=result["data"]["num_classes"], n=result["data"]["n_train"], c=result["data"]["classes"],
+          e=result["eval_size"]),
+        _("For each batch size every learning rate of {lrs} runs from the same initial weights and batch order "
+          "(seed {s}); the steps are those of the fastest rate to a training loss of {t:g}, checked at steps about "
+          "{g:.0%} apart, at most {m}.", lrs=join(sorted(config.lrs)), s=config.seed, t=config.target_loss,
+          g=CHECK_GROWTH - 1, m=config.max_steps),
+    ])
+    doc.para(_("Why this shape: with a small batch the gradient estimate is noisy and the learning rate must stay "
+               "small, so doubling B (halving the noise variance) allows about twice the learning rate and halves "
+               "the steps; with a large batch the estimate is already close to the full gradient, the learning rate "
+               "is limited by the curvature of the loss instead, and more examples per step no longer reduce the "
+               "steps. The table shows where this run crosses from one regime to the other."))
+    doc.table([("batch_size", "B", "d"), ("steps", _("steps"), "d"), ("best_lr", _("best learning rate"), "g"),
+               ("examples", _("examples seen"), "d"), ("slope", _("slope from the previous B"), ".2f"),
+               ("regime", _("regime"), "")],
+              [{**r, "regime": _(REGIMES[r["regime"]]) if "regime" in r else None} for r in rows])
+    doc.heading(_("Observations (computed from this run)"))
+    doc.bullets([
+        intervals_sentence(rows, "near-perfect scaling"),
+        intervals_sentence(rows, "no further benefit"),
+        resolution_sentence(config.batch_sizes),
+        critical_sentence(result["critical_batch_size"]),
+        fit_sentence(result["fit"]),
+        missing_sentence(rows, config.max_steps),
+        lr_sentence(rows),
+    ])
+    doc.plot(plot_steps(rows, config), "batch_size",
+             _("Left: steps to the target loss against B (log-log), with perfect scaling (steps ∝ 1/B) from the "
+               "smallest B. Right: the best learning rate of the grid at each B."))
+
+
+def plot_steps(rows: list[dict], config: Config):
     fig, axes = new_figure(1, 2, size=(11, 4.2))
+    reached = [r for r in rows if r["steps"] is not None]
     ax = axes[0][0]
     if reached:
         bs = np.array([r["batch_size"] for r in reached], dtype=float)
         st = np.array([r["steps"] for r in reached], dtype=float)
-        ax.loglog(bs, st, "o-", label="measured (best lr per batch size)")
-        ax.loglog(bs, st[0] * bs[0] / bs, "k--", lw=0.9, label="perfect scaling: steps ∝ 1/B")
+        ax.loglog(bs, st, "o-", label=_("measured (best learning rate per B)"))
+        ideal = st[0] * bs[0] / bs
+        ax.loglog(bs, ideal, "k--", lw=0.9, label=_("perfect scaling: steps ∝ 1/B"))
         ax.axhline(st.min(), color="0.6", ls=":", lw=0.9)
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel(f"steps to training loss {config.target_loss:g}")
+        ax.set_ylim(*readable_log_range(np.concatenate([st, ideal])))
+    ax.set_xlabel(_("batch size B"))
+    ax.set_ylabel(_("steps to training loss {t:g}", t=config.target_loss))
     ax.legend(fontsize=8)
     ax = axes[0][1]
     if reached:
         ax.loglog(bs, [r["best_lr"] for r in reached], "s-")
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel("best learning rate on the grid")
-    lab.savefig(fig, "batch_size")
-
-    sloped = [r for r in reached if "slope" in r]
-    perfect = [f"{a['batch_size']}→{c['batch_size']}" for a, c in zip(reached, reached[1:])
-               if c["regime"] == "near-perfect scaling"]
-    flat = [f"{a['batch_size']}→{c['batch_size']}" for a, c in zip(reached, reached[1:])
-            if c["regime"] == "no further benefit"]
-    critical = next((r["batch_size"] for r in sloped if r["slope"] > -0.5), None)
-    missing = [r["batch_size"] for r in rows if r["steps"] is None]
-    fit = two_segment_fit([r["batch_size"] for r in reached], [r["steps"] for r in reached])
-    fit_line = "- Two-line fit: not enough batch sizes reached the target (4 needed)."
-    if fit:
-        fit_line = (f"- Two-line least-squares fit of log(steps) vs log(B): slope {fit['slope_small']:.2f} below "
-                    f"B = {fit['break_batch_size']}, {fit['slope_large']:.2f} from there on (-1 = perfect scaling, "
-                    "0 = no benefit).")
-    lr_line = "- Best learning rate: not measurable (fewer than two batch sizes reached the target)."
-    if len(reached) >= 2:
-        lrs = [r["best_lr"] for r in reached]
-        peak = reached[int(np.argmax(lrs))]["batch_size"]
-        lr_line = (f"- Best learning rate on the grid: {lrs[0]:g} at B={reached[0]['batch_size']}, "
-                   f"{lrs[-1]:g} at B={reached[-1]['batch_size']}; it first reaches its largest value "
-                   f"{max(lrs):g} at B={peak}.")
-    summary = (f"steps to loss {config.target_loss:g}: " + ", ".join(f"B={r['batch_size']}: {r['steps']}" for r in rows)
-               + f". Near-perfect scaling on {perfect or 'no interval'}; no benefit on {flat or 'no interval'}."
-               + (f" Two-line fit: slope {fit['slope_small']:.2f} below B={fit['break_batch_size']}, "
-                  f"{fit['slope_large']:.2f} above." if fit else ""))
-    report = [f"# {TITLE}\n",
-              f"Softmax regression (Linear {x.shape[1]}→{int(y.max()) + 1} + cross-entropy), plain SGD, "
-              f"{len(x)} training examples ({ds.source}), loss measured on {len(x_eval)} of them. "
-              f"Learning-rate grid {list(config.lrs)}; at most {config.max_steps} steps.\n",
-              markdown_table(rows, ["batch_size", "steps", "best_lr", "examples", "slope", "regime"]),
-              "\n## Observations (from the numbers)\n",
-              f"- Intervals with slope ≤ -0.75 (near-perfect scaling: doubling B about halves the steps): "
-              f"{perfect or 'none'}.",
-              f"- Intervals with slope > -0.25 (larger batches no longer reduce the steps): {flat or 'none'}.",
-              f"- First batch size whose interval has slope > -0.5 (a rough critical batch size): "
-              f"{critical if critical is not None else 'none within the grid'}.",
-              fit_line,
-              f"- Batch sizes that did not reach the target within {config.max_steps} steps: {missing or 'none'}.",
-              lr_line,
-              "\n![batch size](batch_size.png)\n"]
-    lab.write_report("\n".join(report))
-    lab.save_metrics("fit", {"two_segment": fit, "critical_batch_size": critical})
-    return {"summary": summary, "rows": rows, "critical_batch_size": critical, "fit": fit}
+    ax.set_xlabel(_("batch size B"))
+    ax.set_ylabel(_("best learning rate on the grid"))
+    return fig
