@@ -24,8 +24,10 @@ from ..nn import ACTIVATIONS
 from ..report.i18n import N_, _, join
 from .config import ConfigError, option, quick
 from .plotting import epoch_axis, new_figure
-from .training import (QUICK_TEST, QUICK_TRAIN, TrainingConfig, best_of, best_text, curve_rows, data_facts,
-                       data_sentence, fastest_text, load_data, plot_curves, stalled_text, summarize, train_run)
+from .training_problems import problems_section, training_findings
+from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
+                       data_sentence, fastest_text, load_data, plot_curves, reach_threshold, stalled_text, summarize,
+                       train_run)
 
 NAME = "activations"
 TITLE = N_("Activations and vanishing gradients")
@@ -44,17 +46,13 @@ VANISH = 0.1
 
 
 @dataclass(frozen=True)
-class Config(TrainingConfig):
+class Config(MLPConfig):
     num_epochs: int = option(15, "epochs per model", low=1, high=10000)
     activations: tuple[str, ...] = option(tuple(LR), "activations to compare", min_len=1, each_choices=tuple(LR))
     depths: tuple[int, ...] = option((1, 2, 4, 5), "numbers of hidden layers", min_len=1, each_low=1,
                                      each_high=50)
     width: int = option(64, "units per hidden layer", low=1, high=100000)
     batch_size: int = option(128, "plain mini-batch SGD", low=1)
-    loss: str = option("cross_entropy", "the loss ('mse' is the assignment's 1/(2m) convention, one-hot targets)",
-                       choices=("cross_entropy", "mse"))
-    reach_acc: float | None = option(None, "test accuracy that counts as learned; None: 0.98 for 2 classes, "
-                                           "else 0.85", low=0, high=1)
 
     def check(self) -> None:
         super().check()
@@ -66,29 +64,17 @@ class Config(TrainingConfig):
         return quick(self, num_epochs=3, train_size=QUICK_TRAIN, test_size=QUICK_TEST)
 
 
-def reach_threshold(config, num_classes: int) -> float:
-    """Test accuracy that counts as 'learned' for the fastest-learner observation."""
-    if config.reach_acc is not None:
-        return float(config.reach_acc)
-    return 0.98 if num_classes == 2 else 0.85
-
-
-@functools.lru_cache(maxsize=1)
-def _data(config: Config):
-    return load_data(config)
-
-
 def train_one(config: Config, act: str, depth: int) -> dict:
     """One MLP with ``depth`` hidden layers of ``act``, trained (a task of the run; seeds its own generator)."""
     from ..models import linear_layer_indices, make_mlp
     from ..optim import SGD
 
-    data = _data(config)
+    data = load_data(config)
     rng = np.random.default_rng([config.seed, depth, list(LR).index(act)])
     model = make_mlp(data.x_train.shape[1], (config.width,) * depth, data.num_classes, act, INIT[act], rng=rng)
     opt = SGD(model.parameters(), lr=LR[act])
     result = train_run(model, opt, data, loss=config.loss, batch_size=config.batch_size, num_epochs=config.num_epochs,
-                       rng=rng, record_grad_norms=True, label=f"{act}-d{depth}")
+                       rng=rng, record_grad_norms=True, record_steps=True, label=f"{act}-d{depth}")
     result["weight_names"] = [f"{i}.weight" for i in linear_layer_indices(model)]
     return result
 
@@ -106,9 +92,9 @@ def vanishing(profile: list[float], threshold: float = VANISH) -> list[int]:
 
 
 def run(config: Config, out) -> dict:
-    data = _data(config)
+    data = load_data(config)
     facts = data_facts(data, config)
-    threshold = reach_threshold(config, data.num_classes)
+    threshold = reach_threshold(config.reach_acc, data.num_classes)
     labels = {f"{act}-d{depth}": (act, depth) for depth in config.depths for act in config.activations}
     runs = out.map({f"train-{label}": functools.partial(train_one, config, act, depth)
                     for label, (act, depth) in labels.items()}, label=NAME)
@@ -129,6 +115,7 @@ def run(config: Config, out) -> dict:
         {"model": label, "epoch": e + 1, "layer": k + 1, "param": name, "grad_norm": r["history"]["grad_norms"][name][e]}
         for label, r in runs.items() for e in range(len(r["history"]["train_loss"]))
         for k, name in enumerate(r["weight_names"])])
+    findings = {label: training_findings(r, data.chance) for label, r in runs.items()}
     best_acc, best_model = best_of(rows)
     deepest = max(config.depths)
     vanished = [a for a in config.activations if any(r["activation"] == a and r["depth"] == deepest
@@ -137,7 +124,7 @@ def run(config: Config, out) -> dict:
                f"{deepest}: {', '.join(vanished) or 'none'}") if best_model else "activations: no run finished an epoch"
     return {"summary": summary, "best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
             "rows": rows, "runs": runs, "data": facts, "threshold": threshold, "deepest": deepest,
-            "vanished": vanished, "train_time_s": sum(r["train_time_s"] for r in rows)}
+            "vanished": vanished, "findings": findings, "train_time_s": sum(r["train_time_s"] for r in rows)}
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -184,6 +171,7 @@ def report(result: dict, config: Config, doc) -> None:
                ("epochs_to_reach", _("epochs to {t:.0%}", t=result["threshold"]), "d"),
                ("grad_ratio_first_last_epoch1", _("first/last layer gradient (epoch 1)"), ".2e"),
                ("stalled", _("stalled"), ""), ("train_time_s", _("time (s)"), ".1f")], rows)
+    problems_section(doc, result["findings"], result["runs"])
     doc.heading(_("Observations (computed from this run)"))
     depth_lines = []
     for depth in config.depths:

@@ -1,23 +1,27 @@
 """What the training labs share: their data and settings, one trained model as JSON, and the
 sentences every report computes from the numbers (best, fastest, stalled), ties named as ties.
 
-* :class:`TrainingConfig`: the options of a lab that trains models on Fashion-MNIST;
-* :func:`load_data`: the :class:`~backproplab.data.Dataset` of a config (a random subset in quick mode);
+* :class:`TrainingConfig`: the options of a lab that trains models on Fashion-MNIST (and
+  :class:`MLPConfig`, those of the four MLP labs);
+* :func:`load_data`: the :class:`~backproplab.data.Dataset` of a config (a random subset in quick mode),
+  read once per process and shared by the tasks that run there;
 * :func:`train_run`: one model trained by the library's :class:`~backproplab.train.Trainer`,
   returned as plain JSON values (so :meth:`RunFolder.step` caches it and a killed run resumes);
+* :func:`reach_threshold`: the test accuracy that counts as "learned";
 * :func:`summarize`, :func:`best_text`, :func:`fastest_text`, :func:`stalled_text`: a results row
   and the observations, as translatable messages.
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn import LOSSES
+from ..nn import make_loss
 from ..report.i18n import _, _n, join
-from ..train import Trainer, TrainingDiverged
+from ..train import Callback, Trainer, TrainingDiverged
 from . import progress
 from .config import LabConfig, option
 
@@ -46,15 +50,42 @@ class TrainingConfig(LabConfig):
             raise ConfigError(f"--classes: {e}") from None
 
 
+@dataclass(frozen=True)
+class MLPConfig(TrainingConfig):
+    """Options the MLP labs of document 004 (activations, init, optimizers, l2) share besides the data."""
+
+    loss: str = option("cross_entropy", "the loss ('mse' is the assignment's 1/(2m) convention, one-hot targets)",
+                       choices=("cross_entropy", "mse"))
+    reach_acc: float | None = option(None, "test accuracy that counts as learned; None: 0.98 for 2 classes, "
+                                           "else 0.85", low=0, high=1)
+
+
 def load_data(config):
-    """Fashion-MNIST for ``config.classes`` (flattened, in [0, 1]), subset to ``train_size``/``test_size``."""
+    """Fashion-MNIST for ``config.classes`` (flattened, in [0, 1]), subset to ``train_size``/``test_size``.
+
+    The arrays are read once per process (the tasks of a lab run one after the other there) and
+    shared: treat them as read-only.
+    """
+    return _dataset(config.classes, config.data_dir, config.train_size, config.test_size, config.seed)
+
+
+@functools.lru_cache(maxsize=2)
+def _dataset(classes: str, data_dir, train_size, test_size, seed: int):
     from ..data import load_fashion_mnist, parse_classes
 
-    ds = load_fashion_mnist(classes=parse_classes(config.classes), data_dir=config.data_dir)
-    if config.train_size is None and config.test_size is None:
+    ds = load_fashion_mnist(classes=parse_classes(classes), data_dir=data_dir)
+    if train_size is None and test_size is None:
         return ds
     # its own generator (seed + 1): the subset does not shift any model's random numbers
-    return ds.subset(config.train_size, np.random.default_rng(config.seed + 1), config.test_size)
+    return ds.subset(train_size, np.random.default_rng(seed + 1), test_size)
+
+
+def reach_threshold(reach_acc: float | None, num_classes: int) -> float:
+    """Test accuracy that counts as "learned" (fastest learner): ``reach_acc``, else 0.98 for 2 classes
+    and 0.85 for more."""
+    if reach_acc is not None:
+        return float(reach_acc)
+    return 0.98 if num_classes == 2 else 0.85
 
 
 def data_facts(ds, config) -> dict:
@@ -65,15 +96,8 @@ def data_facts(ds, config) -> dict:
 
 def data_sentence(facts: dict):
     return _("Data: Fashion-MNIST classes {classes} ({names}), {n_train} training and {n_test} test images; "
-             "source: {source}.", classes=facts["classes"], names=join(facts["class_names"]),
+             "source: `{source}`.", classes=facts["classes"], names=join(facts["class_names"]),
              n_train=facts["n_train"], n_test=facts["n_test"], source=facts["source"])
-
-
-def make_loss(name: str):
-    try:
-        return LOSSES[name]()
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}") from None
 
 
 def _blas_context():
@@ -93,19 +117,26 @@ def _blas_context():
 
 def train_run(model, optimizer, data, *, loss: str, batch_size, num_epochs: int, rng: np.random.Generator,
               record_grad_norms: bool = False, record_steps: bool = False, x_train=None, y_train=None,
-              callbacks=None, label: str = "") -> dict:
+              scheduler=None, callbacks=None, label: str = "") -> dict:
     """Train ``model`` and return its history and timing as plain JSON values.
 
     Epoch 0 of the returned curves is the untrained model, so every curve starts where training
     did. A run whose loss becomes NaN/inf is not an error: it is returned with ``diverged`` set
-    and the epochs it finished.
+    and the epochs it finished. ``record_steps`` keeps every step's loss, global gradient norm
+    (``history.step_grad_norm``) and, after the step, the weights' Σθ² (``step_weight_norm``):
+    what shows a spike or a collapse between two evaluations. ``scheduler`` (of
+    :mod:`backproplab.optim.lr_scheduler`) is stepped after every epoch.
     """
     x_train = data.x_train if x_train is None else x_train
     y_train = data.y_train if y_train is None else y_train
-    shown = [progress.current().training(label)]
+    extra = [progress.current().training(label)]
+    weight_norms = StepWeightNorm(model) if record_steps else None
+    if weight_norms is not None:
+        extra.append(weight_norms)
     trainer = Trainer(model, make_loss(loss), optimizer, batch_size=batch_size, num_epochs=num_epochs, rng=rng,
-                      record_steps=record_steps, record_grad_norms=record_grad_norms,
-                      callbacks=list(callbacks or []) + shown)
+                      record_steps=record_steps, record_step_grad_norms=record_steps,
+                      record_grad_norms=record_grad_norms, scheduler=scheduler,
+                      callbacks=list(callbacks or []) + extra)
     init, diverged = {}, None
     with _blas_context():
         init["train_loss"], init["train_acc"] = trainer.evaluate(x_train, y_train)
@@ -120,8 +151,22 @@ def train_run(model, optimizer, data, *, loss: str, batch_size, num_epochs: int,
         wall = time.perf_counter() - t0
     n = len(x_train)
     steps = 1 if batch_size is None or batch_size >= n else -(-n // batch_size)
-    return {"history": history.to_dict(), "init": init, "diverged": diverged, "train_time_s": wall,
-            "steps_per_epoch": steps, "n_train": n}
+    result = {"history": history.to_dict(), "init": init, "diverged": diverged, "train_time_s": wall,
+              "steps_per_epoch": steps, "n_train": n}
+    if weight_norms is not None:
+        result["step_weight_norm"] = weight_norms.values
+    return result
+
+
+class StepWeightNorm(Callback):
+    """Σθ² over the model's weights (parameters of 2+ dimensions) after every optimizer step."""
+
+    def __init__(self, model):
+        self.weights = [p for p in model.parameters() if p.data.ndim >= 2]
+        self.values: list[float] = []
+
+    def on_batch_end(self, trainer, step: int, logs: dict) -> None:
+        self.values.append(float(sum(np.vdot(w.data, w.data) for w in self.weights)))
 
 
 def curve(run: dict, key: str) -> list:
@@ -212,16 +257,16 @@ def fastest_text(rows: list[dict], threshold: float):
 def stalled_text(rows: list[dict], chance: float):
     stalled = [r for r in rows if r["stalled"]]
     if not stalled:
-        return _("No run stalled (every final training accuracy is above {a:.0%}, the majority-class rate plus "
-                 "{m:.0%}).", a=chance + STALL_MARGIN, m=STALL_MARGIN)
+        return _("No run stalled (every final training accuracy is above {a:.1%}, the majority-class rate plus "
+                 "{m:g} percentage points).", a=chance + STALL_MARGIN, m=STALL_MARGIN * 100)
     parts = []
     for r in stalled:
         if r["diverged"]:
             parts.append(_("`{m}` diverged (its loss became NaN or infinite)", m=r["model"]))
         else:
             parts.append(_("`{m}` ended at {a:.1%} training accuracy", m=r["model"], a=r["final_train_acc"]))
-    return _("Stalled (final training accuracy within {m:.0%} of the majority-class rate {c:.1%}, or diverged): "
-             "{parts}.", m=STALL_MARGIN, c=chance, parts=join(parts))
+    return _("Stalled (final training accuracy at most {m:g} percentage points above the majority-class rate "
+             "{c:.1%}, or diverged): {parts}.", m=STALL_MARGIN * 100, c=chance, parts=join(parts))
 
 
 def curve_rows(runs: dict[str, dict], **extra_of) -> list[dict]:
