@@ -1,260 +1,297 @@
 """Lab: weight initialization (all-zeros, small, large, Xavier, He) on a 3-layer MLP.
 
-Question: why does the starting point matter? All-zeros makes every hidden unit compute the
-same function and receive the same gradient, so they stay identical forever (the symmetry
-problem); tiny weights shrink the signal layer by layer; large weights blow it up (saturating
-sigmoid/tanh, huge ReLU logits); Xavier/LeCun (Var W = 1/fan_in) and He (Var W = 2/fan_in)
-keep the activations' scale roughly constant through the layers.
+Question (document 004, initialization and experiment 2): why does the starting point matter?
+All-zeros makes every hidden unit compute the same function and receive the same gradient, so
+they stay identical forever (the symmetry problem); tiny weights shrink the signal layer by
+layer; large weights blow it up (saturating sigmoid/tanh, huge ReLU logits); Xavier/LeCun
+(Var W = 1/fan_in) and He (Var W = 2/fan_in) keep the activations' scale roughly constant.
 
 The lab records per-layer activation mean/std at initialization, trains each init with the
-same optimizer, and measures the symmetry of the all-zeros model directly: the largest
-difference between any two hidden units' incoming weights and outputs.
+same optimizer, and measures the symmetry of the all-zeros models directly: the largest
+difference between any two hidden units' incoming weights (with bias) and outputs, relative to
+the layer's own scale. Float32 rounding leaves differences of a few units in the last place
+between units that are copies of each other, so "identical" means: equal up to
+:data:`SYMMETRY_RTOL` of the layer's largest value, not bit for bit.
 
 References: Glorot & Bengio (2010); He et al. (2015), "Delving Deep into Rectifiers";
 https://pytorch.org/docs/stable/nn.init.html
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..models import linear_layer_indices, make_mlp
-from ..nn import ACTIVATIONS, INIT_NAMES, Linear
-from ..optim import SGD
-from .common import LabRun, markdown_table, new_figure
-from .mlp_common import (best_of, best_text, curve_rows, fastest_text, load_data, option, plot_curves,
-                         reach_threshold, resolve_epochs, stalled_text, summarize, train_run)
+from ..nn import ACTIVATIONS, INIT_NAMES, Linear, make_activation
+from ..optim import make_optimizer
+from ..report import CodeText
+from ..report.i18n import N_, _, join
+from .config import option, quick
+from .init_lab_plots import plot_stats, plot_symmetry
+from .training_problems import problems_section, training_findings
+from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
+                       data_sentence, fastest_text, load_data, plot_curves, reach_threshold,
+                       stalled_text, summarize, train_run)
 
 NAME = "init"
-TITLE = "Weight initialization: symmetry, vanishing and exploding signals"
+TITLE = N_("Weight initialization: symmetry, vanishing and exploding signals")
+SUMMARY = N_("all-zeros, small, large, Xavier and He on a 3-layer MLP: which learn, and why all-zeros cannot")
+QUESTIONS = ("004/Q6.2", "004/Q2.1", "004/Q2.2", "004/Q2.3", "004/Q2.4")
+
+#: hidden units count as identical when they differ by at most this fraction of the layer's
+#: largest |value| (float32 rounding leaves ~1e-7 relative; units that learned apart differ by O(1))
+SYMMETRY_RTOL = 1e-5
+#: test images the activation statistics and the symmetry check run on
+PROBE_IMAGES = 1000
 
 
 @dataclass(frozen=True)
-class Config:
-    classes: str = option("0,1", "Fashion-MNIST class ids, comma list, or 'all'")
-    epochs: int | None = option(None, "epochs per model; None: 15 (quick: 3)")
-    seed: int = option(0, "one generator per model, seeded from this")
-    quick: bool = option(False, "a random 1000 train / 500 test images and 3 epochs: seconds")
-    data_dir: str | None = option(None, "folder with the IDX or the assignment's npz files; None = default")
-    inits: tuple[str, ...] = option(("zeros", "small", "large", "xavier", "he"), "schemes of backproplab.nn.init")
-    activation: str = option("relu", "activation of every hidden layer")
+class Config(MLPConfig):
+    num_epochs: int = option(15, "epochs per model", low=1, high=10000)
+    inits: tuple[str, ...] = option(("zeros", "small", "large", "xavier", "he"), "schemes of backproplab.nn.init",
+                                    min_len=1, each_choices=INIT_NAMES)
+    activation: str = option("relu", "activation of every hidden layer", choices=tuple(ACTIVATIONS))
     # sigmoid(0) = 1/2 != 0, so its zero weights DO move, yet every unit moves identically
-    symmetry_activation: str = option("sigmoid", "activation of an extra all-zeros run ('' = none)")
-    hidden: tuple[int, ...] = option((64, 64), "3 layers = 2 hidden + the output layer")
-    lr: float = option(0.05, "plain SGD, the same for every init")
-    batch_size: int = option(128, "mini-batch size")
-    large_scale: float = option(1.0, "std of the 'large' scheme, N(0, large_scale²)")
-    loss: str = option("cross_entropy", "'cross_entropy' or 'mse' (the assignment's 1/(2m) convention)")
-    reach_acc: float | None = option(None, "test accuracy that counts as learned; None: 0.98 for 2 classes, else 0.85")
+    symmetry_activation: str | None = option("sigmoid", "activation of an extra all-zeros run; None = no such run",
+                                             choices=tuple(ACTIVATIONS))
+    hidden: tuple[int, ...] = option((64, 64), "hidden widths (3 layers = 2 hidden + the output layer)",
+                                     min_len=1, each_low=1, each_high=100000)
+    lr: float = option(0.05, "plain SGD learning rate, the same for every init", low=0, low_open=True)
+    batch_size: int = option(128, "mini-batch size", low=1)
+    large_scale: float = option(1.0, "std of the 'large' scheme, N(0, large_scale²)", low=0, low_open=True)
+
+    def quick(self) -> "Config":
+        return quick(self, num_epochs=3, train_size=QUICK_TRAIN, test_size=QUICK_TEST)
 
 
-def _models(config: Config) -> list[tuple[str, str, str]]:
-    """(label, init, activation) of every run."""
-    out = [(f"{i}", i, config.activation) for i in config.inits]
-    if config.symmetry_activation:
+def models_of(config: Config) -> list[tuple[str, str, str]]:
+    """(label, init, activation) of every run, in order (the order seeds each run's generator)."""
+    out = [(init, init, config.activation) for init in config.inits]
+    if config.symmetry_activation is not None:
         out.append((f"zeros+{config.symmetry_activation}", "zeros", config.symmetry_activation))
     return out
 
 
-def _build(config, data, init, act, seed_key):
-    rng = np.random.default_rng([config.seed, seed_key])
-    model = make_mlp(data.x_train.shape[1], config.hidden, data.num_classes, act, init, rng=rng,
-                     scale=config.large_scale)
-    return model, rng
-
-
 def activation_stats(model, x) -> list[dict]:
-    """Mean and std of each hidden layer's output (after its activation) and of the logits, for input x (N, D)."""
+    """Mean, std and fraction of exact zeros of each hidden layer's output (after its activation)
+    and of the logits, for input x (N, D)."""
     stats, h = [], x
     layers = list(model)
     k = 0
     for i, layer in enumerate(layers):
         h = layer.forward(h)
-        after_act = not isinstance(layer, Linear)
         is_output = i == len(layers) - 1
-        if after_act or is_output:
+        if not isinstance(layer, Linear) or is_output:
             k += 1
             stats.append({"layer": "logits" if is_output else f"hidden {k}", "mean": float(h.mean()),
                           "std": float(h.std()), "frac_zero": float(np.mean(h == 0))})
     return stats
 
 
-def unit_symmetry(model, x) -> list[dict]:
-    """For each hidden layer: max |difference| between any two units' incoming weights, biases and outputs.
+def _relative(diff: float, scale: float) -> float:
+    """diff / scale, and 0 when both are 0 (an all-zero layer: its units are trivially equal)."""
+    return 0.0 if scale == 0 else diff / scale
 
-    All zero means the layer's units are exact copies of each other (the symmetry problem).
+
+def unit_symmetry(model, x) -> list[dict]:
+    """For each hidden layer: how far its units are from being copies of unit 0.
+
+    ``max_weight_diff``/``max_bias_diff``/``max_output_diff``: the largest absolute difference
+    from unit 0's incoming weights, bias and output (on the images x); ``rel_param_diff`` and
+    ``rel_output_diff``: the same for (weights | bias) and outputs, divided by the layer's
+    largest |value| (0 for an all-zero layer). ``weight_norm``: Σ W² of the layer's weights.
     """
     out, h = [], x
     layers = list(model)
-    idx = linear_layer_indices(model)
-    for n, i in enumerate(idx[:-1]):  # hidden layers only
+    for n, i in enumerate(linear_layer_indices(model)[:-1]):  # hidden layers only
         lin = layers[i]
         h = layers[i + 1].forward(lin.forward(h))  # (N, units) after the activation
-        w, b = lin.weight.data, lin.bias.data
+        w, b = lin.weight.data.astype(np.float64), lin.bias.data.astype(np.float64)
+        rows = np.concatenate([w, b[:, None]], axis=1)  # (units, fan_in + 1)
         out.append({"layer": f"hidden {n + 1}",
-                    "max_weight_diff": float(np.max(np.abs(w - w[:1]))),  # vs unit 0 (max over pairs <= 2x this)
+                    "max_weight_diff": float(np.max(np.abs(w - w[:1]))),
                     "max_bias_diff": float(np.max(np.abs(b - b[0]))),
                     "max_output_diff": float(np.max(np.abs(h - h[:, :1]))),
-                    "weight_norm": float(np.sqrt(np.vdot(w, w)))})
+                    "rel_param_diff": _relative(float(np.max(np.abs(rows - rows[:1]))), float(np.max(np.abs(rows)))),
+                    "rel_output_diff": _relative(float(np.max(np.abs(h - h[:, :1]))), float(np.max(np.abs(h)))),
+                    "weight_norm": float(np.vdot(w, w))})
     return out
 
 
-def run(config: Config, out_dir) -> dict:
-    bad = [i for i in config.inits if i not in INIT_NAMES]
-    if bad:
-        raise ValueError(f"unknown init(s) {bad}; choose from {', '.join(INIT_NAMES)}")
-    for a in (config.activation, config.symmetry_activation):
-        if a and a not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {a!r}; choose from {', '.join(ACTIVATIONS)}")
-    lab = LabRun(Path(out_dir), config)
+def units_identical(layers: list[dict], rtol: float = SYMMETRY_RTOL) -> bool:
+    """Every layer's units equal up to ``rtol`` of the layer's scale, in parameters and outputs."""
+    return all(s["rel_param_diff"] <= rtol and s["rel_output_diff"] <= rtol for s in layers)
+
+
+def activation_at_zero(name: str) -> float:
+    """f(0) of an activation: 0 for ReLU and tanh (zero weights then give zero hidden outputs), 1/2 for sigmoid."""
+    return float(make_activation(name).forward(np.zeros((1, 1)))[0, 0])
+
+
+def train_one(config: Config, label: str, init: str, act: str, key: int) -> dict:
+    """One run: statistics at initialization, training, the symmetry check (a task; seeds its own generator)."""
     data = load_data(config)
-    epochs = resolve_epochs(config, full=15, quick=3)
-    threshold = reach_threshold(config, data.num_classes)
-    x_probe = data.x_test[:1000]  # fixed images for the statistics and the symmetry check
+    rng = np.random.default_rng([config.seed, key])
+    model = make_mlp(data.x_train.shape[1], config.hidden, data.num_classes, act, init, rng=rng,
+                     scale=config.large_scale)
+    x_probe = data.x_test[:PROBE_IMAGES]
+    stats = activation_stats(model, x_probe)
+    opt = make_optimizer("sgd", model.parameters(), lr=config.lr)
+    result = train_run(model, opt, data, loss=config.loss, batch_size=config.batch_size,
+                       num_epochs=config.num_epochs, rng=rng, record_steps=True, label=label)
+    result["init_stats"] = stats
+    result["symmetry_after"] = unit_symmetry(model, x_probe)
+    return result
 
-    runs, rows, init_stats, symmetry = {}, {}, {}, {}
-    for key, (label, init, act) in enumerate(_models(config)):
-        def train(init=init, act=act, key=key):
-            model, rng = _build(config, data, init, act, key)
-            stats = activation_stats(model, x_probe)
-            result = train_run(model, SGD(model.parameters(), lr=config.lr), data, loss=config.loss,
-                               batch_size=config.batch_size, epochs=epochs, rng=rng)
-            result["init_stats"] = stats
-            result["symmetry_after"] = unit_symmetry(model, x_probe)
-            return result
 
-        r = lab.step(f"train-{label}", train)
-        runs[label] = r
-        init_stats[label] = r["init_stats"]
-        symmetry[label] = r["symmetry_after"]
-        rows[label] = summarize(label, r, threshold, data.chance, init=init, activation=act)
-    rows = list(rows.values())
-
-    stat_rows = [{"model": m, **s} for m, ss in init_stats.items() for s in ss]
-    sym_rows = [{"model": m, **s} for m, ss in symmetry.items() for s in ss]
-    lab.save_metrics("summary", rows)
-    lab.save_metrics("curves", curve_rows(runs))
-    lab.save_metrics("init_activation_stats", stat_rows)
-    lab.save_metrics("symmetry_after_training", sym_rows)
-
-    main = {l: r for l, r in runs.items() if "+" not in l}
-    figures = [lab.savefig(plot_curves(main, f"3-layer MLP ({config.activation}), plain SGD lr={config.lr}"), "curves"),
-               lab.savefig(_plot_stats(init_stats), "init_activation_stats"),
-               lab.savefig(_plot_symmetry(symmetry), "symmetry")]
-    if len(main) != len(runs):
-        figures.insert(1, lab.savefig(plot_curves(runs, "all runs, including the all-zeros symmetry check"),
-                                      "curves_with_symmetry_run"))
-
-    obs = _observations(config, rows, symmetry, init_stats, threshold, data.chance)
+def run(config: Config, out) -> dict:
+    data = load_data(config)
+    facts = data_facts(data, config)
+    threshold = reach_threshold(config.reach_acc, data.num_classes)
+    models = models_of(config)
+    done = out.map({f"train-{label}": functools.partial(train_one, config, label, init, act, key)
+                    for key, (label, init, act) in enumerate(models)}, label=NAME)
+    runs = {label: done[f"train-{label}"] for label, _init, _act in models}
+    rows = [summarize(label, runs[label], threshold, data.chance, init=init, activation=act)
+            for label, init, act in models]
+    for row in rows:
+        row["identical_units"] = units_identical(runs[row["model"]]["symmetry_after"])
+    out.save_metrics("summary", rows)
+    out.save_metrics("curves", curve_rows(runs))
+    out.save_metrics("init_activation_stats", [{"model": m, **s} for m, r in runs.items() for s in r["init_stats"]])
+    out.save_metrics("symmetry_after_training", [{"model": m, **s} for m, r in runs.items()
+                                                 for s in r["symmetry_after"]])
+    findings = {label: training_findings(r, data.chance) for label, r in runs.items()}
     best_acc, best_model = best_of(rows)
-    best = {"best_test_acc": best_acc, "model": best_model} if best_model else None
-    zero_sym = {m: max(s["max_weight_diff"] for s in ss) for m, ss in symmetry.items() if m.startswith("zeros")}
-    summary = (f"init: best test accuracy {best['best_test_acc']:.2%} ({best['model']}); all-zeros max |unit weight "
-               f"difference| after training: " + ", ".join(f"{m} {v:.3g}" for m, v in zero_sym.items())) if best \
-        else "init: no run finished an epoch"
-    _report(lab, config, data, epochs, rows, stat_rows, sym_rows, obs, figures)
-    return {"summary": summary, "best_test_acc": best["best_test_acc"] if best else None,
-            "best_model": best_model, "epochs": epochs, "rows": rows, "figures": figures,
-            "train_time_s": sum(r["train_time_s"] for r in rows), "symmetry": symmetry, "init_stats": init_stats}
+    zeros = {m: max(s["rel_param_diff"] for s in r["symmetry_after"]) for m, r in runs.items()
+             if m.startswith("zeros")}
+    summary = (f"init: best test accuracy {best_acc:.2%} ({best_model}); all-zeros hidden units after training, "
+               f"largest relative difference: " + ", ".join(f"{m} {v:.2g}" for m, v in zeros.items())
+               if best_model else "init: no run finished an epoch")
+    return {"summary": summary, "best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
+            "rows": rows, "runs": runs, "data": facts, "threshold": threshold, "findings": findings,
+            "act_at_zero": {act: activation_at_zero(act) for _l, _i, act in models},
+            "train_time_s": sum(r["train_time_s"] for r in rows)}
 
 
-def _plot_stats(init_stats):
-    fig, axes = new_figure(1, 2, size=(11, 4))
-    for label, stats in init_stats.items():
-        xs = range(1, len(stats) + 1)
-        axes[0, 0].plot(xs, [s["mean"] for s in stats], marker="o", label=label)
-        axes[0, 1].plot(xs, [s["std"] for s in stats], marker="o", label=label)
-    names = [s["layer"] for s in next(iter(init_stats.values()))]
-    for ax, what in zip(axes[0], ("mean", "std")):
-        ax.set_xticks(range(1, len(names) + 1), names)
-        ax.set_title(f"activation {what} at initialization")
-        ax.set_yscale("symlog", linthresh=1e-3)  # zeros init gives exact 0s: a log axis would drop them
-        ax.grid(alpha=0.3)
-    axes[0, 1].set_ylim(bottom=0)  # a std is never negative
-    axes[0, 0].legend(fontsize=7)
-    fig.subplots_adjust(hspace=0.45, wspace=0.3)  # fixed spacing: tight_layout costs a second full draw
-    return fig
+# -- sentences computed from the numbers (tested on made-up numbers) ----------------------------
+def symmetry_text(model: str, layers: list[dict], act: str, act_at_zero: float, rtol: float = SYMMETRY_RTOL):
+    """What the symmetry check of one all-zeros run shows, in one sentence."""
+    rel = max(max(s["rel_param_diff"], s["rel_output_diff"]) for s in layers)
+    norms = [s["weight_norm"] for s in layers]
+    if not units_identical(layers, rtol):
+        return _("`{m}`: after training its hidden units are NOT identical: a unit differs from unit 0 by up to "
+                 "{rel:.2g} times the layer's largest |value|, more than the {tol:g} that float32 rounding "
+                 "explains, so something broke the symmetry.", m=model, rel=rel, tol=rtol)
+    same = _("`{m}`: after training its hidden units are identical up to rounding: a unit differs from unit 0 by "
+             "at most {rel:.2g} times the layer's largest |value| (float32 rounding explains up to {tol:g}).",
+             m=model, rel=rel, tol=rtol)
+    if any(n > 0 for n in norms):
+        return same + _("The hidden weights moved (Σ W² per layer: {norms}) but every unit moved the same way: "
+                        "symmetry, not stillness.", norms=join([f"{n:.3g}" for n in norms]))
+    if act_at_zero == 0:
+        return same + _("The hidden weights never moved from 0: with zero weights above them they get a zero "
+                        "gradient, and `{act}(0) = 0` gives the layers above nothing to learn from.", act=act)
+    return same + _("The hidden weights never moved from 0.")
 
 
-def _plot_symmetry(symmetry):
-    fig, axes = new_figure(1, 1, size=(7, 3.8))
-    ax = axes[0, 0]
-    labels = list(symmetry)
-    n_layers = len(symmetry[labels[0]])
-    width = 0.8 / n_layers
-    for k in range(n_layers):
-        vals = [max(symmetry[m][k]["max_weight_diff"], 1e-12) for m in labels]
-        ax.bar(np.arange(len(labels)) + k * width, vals, width, label=f"hidden {k + 1}")
-    ax.set_xticks(np.arange(len(labels)) + width * (n_layers - 1) / 2, labels, rotation=20)
-    ax.set_yscale("log")
-    ax.set_ylabel("max |W_unit - W_unit0| after training")
-    ax.set_title("Hidden units identical? (1e-12 floor = exactly identical)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, axis="y")
-    return fig
-
-
-def _observations(config, rows, symmetry, init_stats, threshold, chance) -> list[str]:
-    lines = [f"- {fastest_text(rows, threshold)}", f"- {best_text(rows)}", f"- {stalled_text(rows, chance)}"]
+def he_vs_zeros_text(rows: list[dict]):
+    """He against all-zeros at the last epoch; None when either did not run or finish."""
     by = {r["model"]: r for r in rows}
-    if "he" in by and "zeros" in by and by["he"]["best_test_acc"] is not None:
-        he, z = by["he"]["final_test_acc"], by["zeros"]["final_test_acc"]
-        verdict = "beats" if he > z else ("ties with" if he == z else "does NOT beat")
-        lines.append(f"- He {verdict} all-zeros at the last epoch: {he:.2%} vs {z:.2%} test accuracy.")
-    for m, ss in symmetry.items():
-        if not m.startswith("zeros"):
-            continue
-        diffs = [s["max_weight_diff"] for s in ss]
-        outs = [s["max_output_diff"] for s in ss]
-        norms = [s["weight_norm"] for s in ss]
-        same = all(d == 0 for d in diffs) and all(o == 0 for o in outs)
-        moved = any(n > 0 for n in norms)
-        text = (f"- `{m}`: after training, max |difference| between hidden units = {max(diffs):.3g} (weights), "
-                f"{max(outs):.3g} (outputs) -> units are {'exactly identical' if same else 'NOT identical'}; ")
-        text += (f"the hidden weights moved (norms {', '.join(f'{n:.3g}' for n in norms)}) but every unit moved the same way."
-                 if moved else "the hidden weights never moved from 0 (their gradient is exactly 0: with zero weights "
-                               "the next layer sends back zero, and ReLU(0) = 0 blocks the rest).")
-        lines.append(text)
-    contrast = [m for m in symmetry if not m.startswith("zeros")]
+    he, zeros = by.get("he"), by.get("zeros")
+    if not he or not zeros or he["final_test_acc"] is None or zeros["final_test_acc"] is None:
+        return None
+    a, z = he["final_test_acc"], zeros["final_test_acc"]
+    if a > z:
+        return _("He beats all-zeros at the last epoch: {a:.2%} against {z:.2%} test accuracy.", a=a, z=z)
+    if a == z:
+        return _("He and all-zeros end at the same test accuracy, {a:.2%}.", a=a)
+    return _("He does NOT beat all-zeros at the last epoch: {a:.2%} against {z:.2%} test accuracy.", a=a, z=z)
+
+
+def _layer_name(name: str):
+    """A layer label of the statistics ("hidden 2", "logits") in the report's language."""
+    if name == "logits":
+        return _("logits")
+    return _("hidden {k}", k=int(name.split()[-1]))
+
+
+def observations(result: dict, config: Config) -> list:
+    rows, runs = result["rows"], result["runs"]
+    lines = [fastest_text(rows, result["threshold"]), best_text(rows), stalled_text(rows, result["data"]["chance"]),
+             he_vs_zeros_text(rows)]
+    by = {r["model"]: r for r in rows}
+    for m, r in runs.items():
+        if m.startswith("zeros"):
+            act = by[m]["activation"]
+            lines.append(symmetry_text(m, r["symmetry_after"], act, result["act_at_zero"][act]))
+    contrast = [m for m in runs if not m.startswith("zeros")]
     if contrast:
         m = contrast[-1]
-        lines.append(f"- For contrast, `{m}`'s hidden units differ by up to "
-                     f"{max(s['max_weight_diff'] for s in symmetry[m]):.3g} in their weights.")
-    for m, stats in init_stats.items():
-        logit = stats[-1]
-        hidden_std = ", ".join(f"{s['std']:.3g}" for s in stats[:-1])
-        lines.append(f"- `{m}` at init: hidden std {hidden_std}; logits std {logit['std']:.3g}.")
+        rel = max(s["rel_param_diff"] for s in runs[m]["symmetry_after"])
+        lines.append(_("For contrast, `{m}`'s hidden units differ from unit 0 by up to {rel:.2g} times the layer's "
+                       "largest |value|.", m=m, rel=rel))
+    for m, r in runs.items():
+        stats = r["init_stats"]
+        lines.append(_("`{m}` at initialization: hidden-layer std {hidden}; logits std {logits:.3g}.", m=m,
+                       hidden=join([f"{s['std']:.3g}" for s in stats[:-1]]), logits=stats[-1]["std"]))
     return lines
 
 
-def _report(lab, config, data, epochs, rows, stat_rows, sym_rows, obs, figures):
-    cols = ["model", "final_train_loss", "final_train_acc", "final_test_acc", "best_test_acc", "best_epoch",
-            "epochs_to_reach", "stalled", "train_time_s"]
-    md = f"""# {TITLE}
-
-**Question.** How does the initial weight distribution decide whether (and how fast) an MLP learns?
-
-## Setup
-- Data: Fashion-MNIST classes {config.classes} ({', '.join(data.class_names)}), {data.note}.
-- Model: `make_mlp(784, {tuple(config.hidden)}, {data.num_classes}, "{config.activation}", init)` -- 3 layers
-  (2 hidden + output); plus an all-zeros run with `{config.symmetry_activation}` to show that symmetric
-  units can move and still stay identical.
-- Inits (biases start at 0): zeros W = 0; small N(0, 0.01²); large N(0, {config.large_scale}²);
-  xavier N(0, 1/fan_in) (the assignment's "Xavier", = LeCun normal); he N(0, 2/fan_in).
-- Loss `{config.loss}`; plain SGD lr={config.lr}, mini-batch {config.batch_size}, {epochs} epochs, seed {config.seed},
-  the same for every init (so the init is the only change).
-
-## Results
-{markdown_table(rows, cols)}
-### Activations at initialization (first 1000 test images)
-{markdown_table(stat_rows, ["model", "layer", "mean", "std", "frac_zero"])}
-### Symmetry after training
-{markdown_table(sym_rows, ["model", "layer", "max_weight_diff", "max_bias_diff", "max_output_diff", "weight_norm"])}
-## Observations (computed from this run)
-{chr(10).join(obs)}
-
-## Figures
-""" + "\n".join(f"![{f}]({f})" for f in figures) + "\n"
-    lab.write_report(md)
+def report(result: dict, config: Config, doc) -> None:
+    rows, runs = result["rows"], result["runs"]
+    doc.para(_("**Question.** How does the initial weight distribution decide whether (and how fast) an MLP "
+               "learns?"))
+    doc.heading(_("Setup"))
+    setup = [data_sentence(result["data"]),
+             _("Model: `make_mlp(784, {hidden}, {k}, \"{act}\", init)`: {n} layers ({h} hidden and the output "
+               "layer).", hidden=tuple(config.hidden), k=result["data"]["num_classes"], act=config.activation,
+               n=len(config.hidden) + 1, h=len(config.hidden))]
+    if config.symmetry_activation is not None:
+        setup.append(_("Plus an all-zeros run with `{act}`, to show that symmetric units can move and still stay "
+                       "identical.", act=config.symmetry_activation))
+    setup += [_("Inits (biases start at 0): `zeros` W = 0; `small` N(0, 0.01²); `large` N(0, {s:g}²); `xavier` "
+                "N(0, 1/fan_in) (what the assignment calls Xavier; it is LeCun's normal init); `he` N(0, 2/fan_in).",
+                s=config.large_scale),
+              _("Loss `{loss}`; plain `SGD` with learning rate {lr:g}, mini-batch {b}, {e} epochs, seed {seed}, the "
+                "same for every init (the init is the only change).", loss=config.loss, lr=config.lr,
+                b=config.batch_size, e=config.num_epochs, seed=config.seed)]
+    doc.bullets(setup)
+    doc.heading(_("Results"))
+    doc.table([("model", _("model"), ""), ("final_train_loss", _("final train loss"), ".4g"),
+               ("final_train_acc", _("final train acc."), ".2%"), ("final_test_acc", _("final test acc."), ".2%"),
+               ("best_test_acc", _("best test acc."), ".2%"), ("best_epoch", _("best epoch"), "d"),
+               ("epochs_to_reach", _("epochs to {t:.0%}", t=result["threshold"]), "d"),
+               ("stalled", _("stalled"), ""), ("train_time_s", _("time (s)"), ".1f")],
+              [{**r, "model": CodeText(r["model"])} for r in rows])
+    doc.table([("model", _("model"), ""), ("layer", _("layer"), ""), ("mean", _("mean"), ".3g"),
+               ("std", _("std"), ".3g"), ("frac_zero", _("exact zeros"), ".1%")],
+              [{**s, "model": CodeText(m), "layer": _layer_name(s["layer"])} for m, r in runs.items()
+               for s in r["init_stats"]],
+              caption=_("Activations at initialization, on the first {n} test images.", n=PROBE_IMAGES))
+    doc.table([("model", _("model"), ""), ("layer", _("layer"), ""),
+               ("max_weight_diff", _("max |weight difference|"), ".3g"),
+               ("max_bias_diff", _("max |bias difference|"), ".3g"),
+               ("max_output_diff", _("max |output difference|"), ".3g"),
+               ("rel_param_diff", _("relative, parameters"), ".2g"), ("rel_output_diff", _("relative, outputs"), ".2g"),
+               ("weight_norm", _("Σ W²"), ".4g")],
+              [{**s, "model": CodeText(m), "layer": _layer_name(s["layer"])} for m, r in runs.items()
+               for s in r["symmetry_after"]],
+              caption=_("Symmetry after training: each hidden unit against unit 0 (relative = divided by the layer's "
+                        "largest |value|; at most {tol:g} counts as identical).", tol=SYMMETRY_RTOL))
+    problems_section(doc, result["findings"], runs)
+    doc.heading(_("Observations (computed from this run)"))
+    doc.bullets(observations(result, config))
+    doc.heading(_("Figures"))
+    main = {m: r for m, r in runs.items() if "+" not in m}
+    doc.plot(plot_curves(main, _("3-layer MLP ({act}), plain SGD, learning rate {lr:g}", act=config.activation,
+                                 lr=config.lr)), "curves", _("Loss and accuracy per epoch, one line per init."))
+    if len(main) != len(runs):
+        doc.plot(plot_curves(runs, _("Every run, with the all-zeros symmetry check")), "curves_with_symmetry_run",
+                 _("The same with the extra all-zeros run."))
+    doc.plot(plot_stats({m: r["init_stats"] for m, r in runs.items()}, _layer_name), "init_activation_stats",
+             _("Mean and std of every layer's output at initialization."))
+    doc.plot(plot_symmetry({m: r["symmetry_after"] for m, r in runs.items()}, SYMMETRY_RTOL), "symmetry",
+             _("How far the hidden units are from being copies of each other after training."))
