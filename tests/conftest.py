@@ -30,3 +30,10 @@ def lab_run():
         return run_lab(module, config, out, langs=langs), out
 
     return run
+
+
+@pytest.fixture
+def torch():
+    """PyTorch, the oracle of the two-way checks. A test that asks for it is skipped where PyTorch is not
+    installed, while the NumPy-only tests of the same file still run."""
+    return pytest.importorskip("torch")

@@ -6,6 +6,8 @@ Offsets are drawn at random, so no sampling point sits on an integer coordinate,
 interpolation has a kink and central differences would be meaningless."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -14,13 +16,13 @@ from backproplab.analysis import check_module_grads, numerical_grad, rel_error
 from backproplab.nn._im2col import pair
 from backproplab.nn.deform_conv import deform_conv2d, deform_conv2d_backward, deform_conv2d_forward
 
-torch = pytest.importorskip("torch")
 TOL = 1e-6
 H = 1e-5  # offsets: small enough that no perturbed point crosses a pixel boundary (there the slope jumps)
 H_LINEAR = 1e-3  # x, weight, bias, mask enter linearly: any step is exact, a larger one rounds less
 
 
-def torch_deform_conv2d(x, offset, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), mask=None):
+def torch_deform_conv2d(torch, x, offset, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
+                        mask=None):
     """Reference deformable convolution in PyTorch ops (autograd gives every gradient).
 
     Layouts as torchvision.ops.deform_conv2d; zero outside the image; padding symmetric (h, w).
@@ -89,14 +91,14 @@ def _call(arrays, geometry):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_deform_conv2d_matches_torch(case):
-    rng = np.random.default_rng(abs(hash(str(case))) % 2**32)
+def test_deform_conv2d_matches_torch(torch, case):
+    rng = np.random.default_rng(zlib.crc32(str(case).encode()))  # the same seed in every process
     arrays, geometry = _draw(case, rng)
     y, cache = _call(arrays, geometry)
     dy = rng.standard_normal(y.shape)
     grads = deform_conv2d_backward(dy, cache)
     t = {name: torch.tensor(a, requires_grad=True) for name, a in arrays.items()}
-    ty = torch_deform_conv2d(t["x"], t["offset"], t["weight"], t["bias"], mask=t.get("mask"), **geometry)
+    ty = torch_deform_conv2d(torch, t["x"], t["offset"], t["weight"], t["bias"], mask=t.get("mask"), **geometry)
     ty.backward(torch.from_numpy(dy))
     assert rel_error(y, ty.detach().numpy()) < TOL
     ours = {"x": grads.dx, "offset": grads.doffset, "weight": grads.dweight, "bias": grads.dbias, "mask": grads.dmask}
@@ -193,7 +195,7 @@ def _layer(case, rng):
     return m, rng.standard_normal((2, cin, h, w))
 
 
-def _torch_layer(m, tx):
+def _torch_layer(torch, m, tx):
     wo, bo = torch.from_numpy(m.conv_offset.weight.data), torch.from_numpy(m.conv_offset.bias.data)
     params = {name: torch.tensor(p.data, requires_grad=True) for name, p in m.named_parameters()}
     raw = torch.nn.functional.conv2d(tx, params["conv_offset.weight"], params["conv_offset.bias"], m.stride,
@@ -202,12 +204,12 @@ def _torch_layer(m, tx):
     n_off = 2 * m.offset_groups * m.kernel_size[0] * m.kernel_size[1]
     mask = torch.sigmoid(raw[:, n_off:]) if m.modulation else None
     pad = pair("padding", m.padding, 0)
-    y = torch_deform_conv2d(tx, raw[:, :n_off], params["weight"], params["bias"], m.stride, pad, m.dilation, mask)
+    y = torch_deform_conv2d(torch, tx, raw[:, :n_off], params["weight"], params["bias"], m.stride, pad, m.dilation, mask)
     return y, params
 
 
 @pytest.mark.parametrize("case", LAYER_CASES)
-def test_layer_matches_torch(case):
+def test_layer_matches_torch(torch, case):
     rng = np.random.default_rng(16)
     m, x = _layer(case, rng)
     y = m(x)
@@ -215,7 +217,7 @@ def test_layer_matches_torch(case):
     m.zero_grad()
     dx = m.backward(dy)
     tx = torch.tensor(x, requires_grad=True)
-    ty, tparams = _torch_layer(m, tx)
+    ty, tparams = _torch_layer(torch, m, tx)
     ty.backward(torch.from_numpy(dy))
     assert rel_error(y, ty.detach().numpy()) < TOL
     assert rel_error(dx, tx.grad.numpy()) < TOL

@@ -9,7 +9,6 @@ from backproplab import nn, optim
 from backproplab.analysis import check_module_grads, rel_error
 from backproplab.analysis.masked_receptive_field import input_gradient
 
-torch = pytest.importorskip("torch")
 TOL = 1e-6
 H = 1e-4  # linear layers: any step is exact up to rounding
 
@@ -63,7 +62,7 @@ def _layer(case, rng):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_masked_conv_matches_torch_conv_with_masked_weight(case):
+def test_masked_conv_matches_torch_conv_with_masked_weight(torch, case):
     rng = np.random.default_rng(20)
     m, x = _layer(case, rng)
     assert not (m.weight.data * ~m.mask).any()  # the stored weight is the effective one

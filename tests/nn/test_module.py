@@ -1,26 +1,27 @@
-"""Module, Parameter, Sequential: PyTorch's parameter names, state dicts, modes, dtypes,
-gradient accumulation and the needs_input_grad shortcut."""
+"""Module, Parameter, Sequential: PyTorch's parameter names, state dicts, modes, dtypes (float32 end to
+end, optimizer included), gradient accumulation and the needs_input_grad shortcut."""
 import numpy as np
 import pytest
 
-from backproplab import nn
+from backproplab import nn, optim
 from backproplab.analysis import check_module_grads
 
-torch = pytest.importorskip("torch")
 
-
-def ours_and_torch(rng):
-    """The same architecture in both libraries (weights not yet shared)."""
-    ours = nn.Sequential(nn.Flatten(), nn.Linear(12, 5, rng=rng), nn.ReLU(), nn.Linear(5, 4, bias=False, rng=rng),
+def our_model(rng):
+    """Nested Sequential with every kind of parameter layout (weights not yet shared with the twin)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(12, 5, rng=rng), nn.ReLU(), nn.Linear(5, 4, bias=False, rng=rng),
                          nn.PReLU(4), nn.Sequential(nn.Linear(4, 3, rng=rng), nn.Tanh()), nn.Dropout(0.2, rng=rng))
-    theirs = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5), torch.nn.ReLU(),
-                                 torch.nn.Linear(5, 4, bias=False), torch.nn.PReLU(4),
-                                 torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()), torch.nn.Dropout(0.2))
-    return ours, theirs
 
 
-def test_named_parameters_match_torch():
-    ours, theirs = ours_and_torch(np.random.default_rng(0))
+def torch_twin(torch):
+    """The same architecture in PyTorch."""
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 5), torch.nn.ReLU(),
+                               torch.nn.Linear(5, 4, bias=False), torch.nn.PReLU(4),
+                               torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()), torch.nn.Dropout(0.2))
+
+
+def test_named_parameters_match_torch(torch):
+    ours, theirs = our_model(np.random.default_rng(0)), torch_twin(torch)
     names = [(n, p.shape) for n, p in ours.named_parameters()]
     expected = [(n, tuple(p.shape)) for n, p in theirs.named_parameters()]
     assert names == expected
@@ -28,10 +29,9 @@ def test_named_parameters_match_torch():
     assert ours.num_parameters() == sum(p.numel() for p in theirs.parameters())
 
 
-def test_torch_state_dict_loads_and_gives_torch_outputs():
+def test_torch_state_dict_loads_and_gives_torch_outputs(torch):
     rng = np.random.default_rng(1)
-    ours, theirs = ours_and_torch(rng)
-    theirs = theirs.double().eval()
+    ours, theirs = our_model(rng), torch_twin(torch).double().eval()
     ours.double().eval()
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = rng.standard_normal((6, 3, 4))
@@ -42,8 +42,8 @@ def test_torch_state_dict_loads_and_gives_torch_outputs():
 
 def test_state_dict_round_trip_is_a_copy():
     rng = np.random.default_rng(2)
-    a, _ = ours_and_torch(rng)
-    b, _ = ours_and_torch(np.random.default_rng(99))
+    a = our_model(rng)
+    b = our_model(np.random.default_rng(99))
     sd = a.state_dict()
     b.load_state_dict(sd)
     for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters()):
@@ -57,7 +57,7 @@ def test_state_dict_round_trip_is_a_copy():
 
 def test_load_state_dict_errors():
     rng = np.random.default_rng(3)
-    model, _ = ours_and_torch(rng)
+    model = our_model(rng)
     sd = model.state_dict()
     bad = dict(sd, **{"1.weight": np.zeros((5, 13))})
     with pytest.raises(ValueError, match=r"1\.weight.*\(5, 13\).*\(5, 12\)"):
@@ -71,7 +71,7 @@ def test_load_state_dict_errors():
 
 
 def test_train_eval_propagate_to_nested_modules():
-    model, _ = ours_and_torch(np.random.default_rng(4))
+    model = our_model(np.random.default_rng(4))
     assert model.eval() is model
     assert all(not m.training for m in model.modules())
     model.train()
@@ -82,7 +82,7 @@ def test_train_eval_propagate_to_nested_modules():
 
 def test_double_and_float_cast_parameters_grads_and_outputs():
     rng = np.random.default_rng(5)
-    model, _ = ours_and_torch(rng)
+    model = our_model(rng)
     assert all(p.data.dtype == np.float32 for p in model.parameters())
     model.double()
     assert all(p.data.dtype == np.float64 and p.grad.dtype == np.float64 for p in model.parameters())
@@ -146,3 +146,37 @@ def test_repr_names_children():
     model = nn.Sequential(nn.Linear(3, 2, rng=np.random.default_rng(0)), nn.LeakyReLU(0.2))
     text = repr(model)
     assert "(0): Linear(in_features=3, out_features=2, bias=True)" in text and "negative_slope=0.2" in text
+
+
+def test_float32_end_to_end_no_upcast():
+    """A float32 model stays float32 after every layer, in every gradient and in the optimizer."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 8, rng=rng), nn.ReLU(), nn.Dropout(0.2, rng=rng),
+                          nn.Linear(8, 8, rng=rng), nn.LeakyReLU(), nn.GaussianDropout(0.2, rng=rng),
+                          nn.Linear(8, 8, rng=rng), nn.PReLU(8), nn.ELU(), nn.Tanh(), nn.Sigmoid(), nn.Identity(),
+                          nn.Linear(8, 3, rng=rng))
+    opt = optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    x = rng.standard_normal((5, 3, 4)).astype(np.float32)
+    for layer in model:
+        x = layer.forward(x)
+        assert x.dtype == np.float32, type(layer).__name__
+    loss_fn = nn.CrossEntropyLoss()
+    loss_fn(x, rng.integers(0, 3, 5))
+    dy = loss_fn.backward()
+    for layer in reversed(model.layers):
+        dy = layer.backward(dy)
+        assert dy.dtype == np.float32, type(layer).__name__
+    opt.step()
+    for name, p in model.named_parameters():
+        assert p.data.dtype == p.grad.dtype == np.float32, name
+
+
+def test_float32_conv_stack_stays_float32():
+    rng = np.random.default_rng(12)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=rng), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.AvgPool2d(2), nn.GlobalAvgPool2d())
+    x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
+    y = model(x)
+    dx = model.backward(rng.standard_normal(y.shape).astype(np.float32))
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 for p in model.parameters())

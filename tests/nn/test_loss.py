@@ -1,44 +1,43 @@
 """Losses: value and gradient against PyTorch (float64, random shapes), central differences
-with a random upstream scalar, numerical stability at extreme logits, and bad targets."""
+with a random upstream scalar, numerical stability at extreme logits, bad targets, make_loss."""
 import numpy as np
 import pytest
 
 from backproplab import nn
 from backproplab.analysis import numerical_grad, rel_error
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
 TOL = 1e-6
 
 
-def torch_mse(pred, target):
+def torch_mse(torch, pred, target):
     """The assignment's J = 1/(2m) Σ (pred - y)² in PyTorch terms."""
-    return 0.5 * F.mse_loss(pred, target, reduction="sum") / pred.shape[0]
+    return 0.5 * torch.nn.functional.mse_loss(pred, target, reduction="sum") / pred.shape[0]
 
 
 def make_case(kind, rng):
-    """(loss, pred, target, torch function of (pred tensor) -> loss tensor)."""
+    """(loss, pred, target, reference) where reference(torch, pred tensor) is PyTorch's loss tensor."""
     n, c = (int(v) for v in rng.integers(2, 7, size=2))
     if kind == "mse_matrix":
         pred, y = rng.standard_normal((n, c)), rng.standard_normal((n, c))
-        return nn.MSELoss(), pred, y, lambda t: torch_mse(t, torch.from_numpy(y))
+        return nn.MSELoss(), pred, y, lambda torch, t: torch_mse(torch, t, torch.from_numpy(y))
     if kind == "mse_column":  # (N, 1) output, (N,) targets
         pred, y = rng.standard_normal((n, 1)), rng.standard_normal(n)
-        return nn.MSELoss(), pred, y, lambda t: torch_mse(t, torch.from_numpy(y.reshape(n, 1)))
+        return nn.MSELoss(), pred, y, lambda torch, t: torch_mse(torch, t, torch.from_numpy(y.reshape(n, 1)))
     if kind == "mse_class_ids":  # int targets are one-hot encoded
         pred, y = rng.standard_normal((n, c)), rng.integers(0, c, n)
         onehot = np.eye(c)[y]
-        return nn.MSELoss(), pred, y, lambda t: torch_mse(t, torch.from_numpy(onehot))
+        return nn.MSELoss(), pred, y, lambda torch, t: torch_mse(torch, t, torch.from_numpy(onehot))
     if kind == "bce_vector":
         z, y = rng.standard_normal(n) * 3, rng.integers(0, 2, n).astype(np.float64)
-        return nn.BCEWithLogitsLoss(), z, y, lambda t: F.binary_cross_entropy_with_logits(t, torch.from_numpy(y))
+        return nn.BCEWithLogitsLoss(), z, y, lambda torch, t: torch.nn.functional.binary_cross_entropy_with_logits(
+            t, torch.from_numpy(y))
     if kind == "bce_column_soft":  # (N, 1) logits, soft targets in [0, 1]
         z, y = rng.standard_normal((n, 1)) * 3, rng.uniform(0, 1, n)
-        return nn.BCEWithLogitsLoss(), z, y, lambda t: F.binary_cross_entropy_with_logits(
+        return nn.BCEWithLogitsLoss(), z, y, lambda torch, t: torch.nn.functional.binary_cross_entropy_with_logits(
             t, torch.from_numpy(y.reshape(n, 1)))
     if kind == "cross_entropy":
         z, y = rng.standard_normal((n, c)) * 2, rng.integers(0, c, n)
-        return nn.CrossEntropyLoss(), z, y, lambda t: F.cross_entropy(t, torch.from_numpy(y))
+        return nn.CrossEntropyLoss(), z, y, lambda torch, t: torch.nn.functional.cross_entropy(t, torch.from_numpy(y))
     raise KeyError(kind)
 
 
@@ -47,12 +46,12 @@ KINDS = ["mse_matrix", "mse_column", "mse_class_ids", "bce_vector", "bce_column_
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_matches_torch(kind, seed):
+def test_matches_torch(torch, kind, seed):
     loss_fn, pred, y, ref = make_case(kind, np.random.default_rng(seed))
     value = loss_fn(pred, y)
     assert isinstance(value, float)
     tp = torch.from_numpy(pred.copy()).requires_grad_(True)
-    tl = ref(tp)
+    tl = ref(torch, tp)
     tl.backward()
     assert rel_error(value, tl.item()) < TOL
     dpred = loss_fn.backward()
@@ -71,7 +70,7 @@ def test_central_differences_with_random_upstream(kind):
     assert rel_error(analytic, numeric) < TOL
 
 
-def test_bce_extreme_logits_match_torch():
+def test_bce_extreme_logits_match_torch(torch):
     z = np.array([-1000.0, -50.0, -1.0, 0.0, 1.0, 50.0, 1000.0])
     y = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
     loss_fn = nn.BCEWithLogitsLoss()
@@ -79,7 +78,7 @@ def test_bce_extreme_logits_match_torch():
         value = loss_fn(z, y)
         dz = loss_fn.backward()
     tz = torch.from_numpy(z.copy()).requires_grad_(True)
-    tl = F.binary_cross_entropy_with_logits(tz, torch.from_numpy(y))
+    tl = torch.nn.functional.binary_cross_entropy_with_logits(tz, torch.from_numpy(y))
     tl.backward()
     assert np.isfinite(value) and rel_error(value, tl.item()) < TOL  # ≈ (1000 + 1000 + ...)/7, not inf
     assert rel_error(dz, tz.grad.numpy()) < TOL
@@ -87,7 +86,7 @@ def test_bce_extreme_logits_match_torch():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cross_entropy_huge_logits_match_torch(dtype):
+def test_cross_entropy_huge_logits_match_torch(torch, dtype):
     z = np.array([[1e4, -1e4, 0.0], [3e4, 3e4, -3e4], [-1e4, -1e4 + 1.0, -1e4 + 2.0]], dtype=dtype)
     y = np.array([1, 0, 2])
     loss_fn = nn.CrossEntropyLoss()
@@ -96,7 +95,7 @@ def test_cross_entropy_huge_logits_match_torch(dtype):
         dz = loss_fn.backward()
     assert dz.dtype == dtype
     tz = torch.from_numpy(z.astype(np.float64)).requires_grad_(True)
-    tl = F.cross_entropy(tz, torch.from_numpy(y))
+    tl = torch.nn.functional.cross_entropy(tz, torch.from_numpy(y))
     tl.backward()
     assert rel_error(value, tl.item()) < 1e-6
     assert rel_error(dz, tz.grad.numpy()) < (1e-6 if dtype == np.float64 else 1e-5)
@@ -142,3 +141,16 @@ def test_shape_mismatch_and_nan_outputs():
 ])
 def test_predict(loss_fn, out, expected):
     assert list(loss_fn.predict(out)) == expected
+
+
+@pytest.mark.parametrize("name, cls", [("mse", nn.MSELoss), ("bce", nn.BCEWithLogitsLoss),
+                                       ("cross_entropy", nn.CrossEntropyLoss)])
+def test_make_loss_builds_every_name(name, cls):
+    assert type(nn.make_loss(name)) is cls and nn.LOSSES[name] is cls
+
+
+def test_make_loss_errors():
+    with pytest.raises(ValueError, match="unknown loss 'xent'; choose one of mse, bce, cross_entropy"):
+        nn.make_loss("xent")
+    with pytest.raises(ValueError, match=r"'mse' \(MSELoss\) has no option\(s\) \['reduction'\]; it takes none"):
+        nn.make_loss("mse", reduction="sum")
