@@ -8,18 +8,16 @@ import pytest
 from backproplab import nn, optim
 from backproplab.optim import lr_scheduler as sched
 
-torch = pytest.importorskip("torch")
 STEPS = 50
 
 
-def two_groups(ours_cls, theirs_cls, **hp):
-    """The same two-group optimizer on both sides (the second group at half the lr)."""
-    ps = [nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))]
-    ts = [torch.ones(k, dtype=torch.float64, requires_grad=True) for k in (3, 2)]
-    lr = hp.pop("lr", 0.1)
-    ours = ours_cls([{"params": ps[:1]}, {"params": ps[1:], "lr": lr / 2}], lr=lr, **hp)
-    theirs = theirs_cls([{"params": ts[:1]}, {"params": ts[1:], "lr": lr / 2}], lr=lr, **hp)
-    return ours, theirs
+def two_groups(cls, lr=0.1, torch=None, **hp):
+    """A two-group optimizer (the second group at half the lr): ours, or torch.optim's when torch is given."""
+    if torch is None:
+        ps = [nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))]
+    else:
+        ps = [torch.ones(k, dtype=torch.float64, requires_grad=True) for k in (3, 2)]
+    return cls([{"params": ps[:1]}, {"params": ps[1:], "lr": lr / 2}], lr=lr, **hp)
 
 
 def rel(a, b):
@@ -46,12 +44,12 @@ CASES = [
     ("onecycle_no_momentum", sched.OneCycleLR, "OneCycleLR",
      dict(max_lr=0.05, total_steps=STEPS, cycle_momentum=False), "sgd"),
 ]
-OPTIMIZERS = {
-    "sgd": (optim.SGD, torch.optim.SGD, {}),
-    "sgd_momentum": (optim.SGD, torch.optim.SGD, dict(momentum=0.9)),
-    "adam": (optim.Adam, torch.optim.Adam, {}),
-    "adamw": (optim.AdamW, torch.optim.AdamW, {}),
-    "rmsprop": (optim.RMSprop, torch.optim.RMSprop, dict(momentum=0.5)),
+OPTIMIZERS = {  # name -> (ours, the torch.optim class, hyperparameters)
+    "sgd": (optim.SGD, "SGD", {}),
+    "sgd_momentum": (optim.SGD, "SGD", dict(momentum=0.9)),
+    "adam": (optim.Adam, "Adam", {}),
+    "adamw": (optim.AdamW, "AdamW", {}),
+    "rmsprop": (optim.RMSprop, "RMSprop", dict(momentum=0.5)),
 }
 
 
@@ -60,9 +58,9 @@ def momenta(groups):
 
 
 @pytest.mark.parametrize("name, ours_cls, theirs_name, kwargs, opt", CASES, ids=[c[0] for c in CASES])
-def test_schedule_matches_torch_for_50_steps(name, ours_cls, theirs_name, kwargs, opt):
+def test_schedule_matches_torch_for_50_steps(torch, name, ours_cls, theirs_name, kwargs, opt):
     ours_opt, theirs_opt, hp = OPTIMIZERS[opt]
-    ours, theirs = two_groups(ours_opt, theirs_opt, **hp)
+    ours, theirs = two_groups(ours_opt, **hp), two_groups(getattr(torch.optim, theirs_opt), torch=torch, **hp)
     s = ours_cls(ours, **kwargs)
     t = getattr(torch.optim.lr_scheduler, theirs_name)(theirs, **kwargs)
     assert s.get_last_lr() == pytest.approx(t.get_last_lr(), rel=1e-12)
@@ -80,8 +78,8 @@ def test_schedule_matches_torch_for_50_steps(name, ours_cls, theirs_name, kwargs
     assert len(seen) > 2  # the schedule did change the lr
 
 
-def test_onecycle_cycles_momentum_by_default_as_torch():
-    ours, theirs = two_groups(optim.SGD, torch.optim.SGD, momentum=0.9)
+def test_onecycle_cycles_momentum_by_default_as_torch(torch):
+    ours, theirs = two_groups(optim.SGD, momentum=0.9), two_groups(torch.optim.SGD, torch=torch, momentum=0.9)
     sched.OneCycleLR(ours, max_lr=0.1, total_steps=10)
     torch.optim.lr_scheduler.OneCycleLR(theirs, max_lr=0.1, total_steps=10)
     assert momenta(ours.param_groups) == momenta(theirs.param_groups) == [0.95, 0.95]
@@ -93,7 +91,7 @@ def test_state_dict_is_json_and_resumes_identically(name, ours_cls, theirs_name,
     ours_opt, _, hp = OPTIMIZERS[opt]
 
     def build():
-        o, _ = two_groups(ours_opt, OPTIMIZERS[opt][1], **hp)
+        o = two_groups(ours_opt, **hp)
         return o, ours_cls(o, **kwargs)
 
     o, s = build()
@@ -116,7 +114,7 @@ def test_state_dict_is_json_and_resumes_identically(name, ours_cls, theirs_name,
 
 
 def test_errors():
-    o, _ = two_groups(optim.SGD, torch.optim.SGD)
+    o = two_groups(optim.SGD)
     with pytest.raises(ValueError, match="step_size must be a positive integer"):
         sched.StepLR(o, step_size=0)
     with pytest.raises(ValueError, match="total_steps, or both epochs and steps_per_epoch"):
@@ -125,8 +123,6 @@ def test_errors():
         sched.OneCycleLR(o, max_lr=[0.1, 0.2, 0.3], total_steps=5)
     with pytest.raises(ValueError, match="neither: pass cycle_momentum=False"):
         sched.OneCycleLR(optim.Momentum([nn.Parameter(np.ones(2))], lr=0.1), max_lr=0.1, total_steps=5)
-    with pytest.raises(TypeError, match="needs a backproplab Optimizer"):
-        sched.StepLR(torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1), step_size=2)
     s = sched.OneCycleLR(o, max_lr=0.1, total_steps=3)
     for _ in range(3):
         s.step()
@@ -134,6 +130,11 @@ def test_errors():
         s.step()
     with pytest.raises(ValueError, match="belongs to OneCycleLR, not StepLR"):
         sched.StepLR(o, step_size=2).load_state_dict(s.state_dict())
-    fresh, _ = two_groups(optim.SGD, torch.optim.SGD)
+    fresh = two_groups(optim.SGD)
     with pytest.raises(ValueError, match="no 'initial_lr'"):
         sched.StepLR(fresh, step_size=2, last_epoch=4)
+
+
+def test_a_torch_optimizer_is_refused(torch):
+    with pytest.raises(TypeError, match="needs a backproplab Optimizer"):
+        sched.StepLR(torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1), step_size=2)
