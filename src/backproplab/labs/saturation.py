@@ -29,7 +29,7 @@ import numpy as np
 
 from ..nn.init import INIT_NAMES
 from ..report.document import CodeText
-from ..report.i18n import N_, _, join
+from ..report.i18n import N_, _, _n, join
 from .config import option, quick
 from .plotting import epoch_axis, new_figure
 from .training import (QUICK_TEST, TrainingConfig, curve, data_facts, data_sentence, load_data,
@@ -214,9 +214,11 @@ def report(result: dict, config: Config, doc) -> None:
           a=join([float(f"{v:.4g}") for v in result["mean_dsigma_bad"]]),
           b=join([float(f"{v:.4g}") for v in result["mean_dsigma_good"]]), good=good),
         gradient_sentence(result["grad_norm_bad"], result["grad_norm_good"], good),
-        _("Test accuracy after {e} epochs: {a:.2%} with large positive weights, {b:.2%} with `{good}` (the "
-          "majority-class rate is {c:.1%}).", e=config.num_epochs, a=result["test_acc_bad"], b=result["test_acc_good"],
-          good=good, c=result["data"]["chance"])
+        _n("Test accuracy after {n} epoch: {a:.2%} with large positive weights, {b:.2%} with `{good}` (the "
+           "majority-class rate is {c:.1%}).",
+           "Test accuracy after {n} epochs: {a:.2%} with large positive weights, {b:.2%} with `{good}` (the "
+           "majority-class rate is {c:.1%}).", config.num_epochs, a=result["test_acc_bad"],
+           b=result["test_acc_good"], good=good, c=result["data"]["chance"])
         if None not in (result["test_acc_bad"], result["test_acc_good"]) else None,
         stalled_text(result["rows"], result["data"]["chance"]),
     ])
