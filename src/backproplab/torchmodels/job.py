@@ -42,7 +42,7 @@ class Recipe:
     lr: float = 0.2                      # peak rate: 0.1 per 128 images (Goyal et al. 2017 linear scaling)
     momentum: float = 0.9                # Nesterov
     weight_decay: float = 5e-4           # on dense conv and linear weights
-    depthwise_weight_decay: bool = False  # MobileNets sec. 3.4: little or none on depthwise filters
+    depthwise_weight_decay: bool = False  # MobileNets sec. 3.2: little or none on depthwise filters
     warmup_epochs: float = 2.0           # linear warm-up, then cosine to 0
     label_smoothing: float = 0.1
     crop_pad: int = 4                    # random-crop padding at 32 px, scaled with the input side

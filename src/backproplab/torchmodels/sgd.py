@@ -15,7 +15,7 @@ The update, per parameter p with gradient g (Sutskever et al. 2013; PyTorch's SG
     p <- p - lr * (g + momentum * b)
 
 Parameter groups (:func:`decay_groups`): BatchNorm weights, biases and -- unless asked --
-depthwise filters get no weight decay. Howard et al. 2017 (MobileNets, section 3.4) report
+depthwise filters get no weight decay. Howard et al. 2017 (MobileNets, section 3.2) report
 that depthwise filters, with only 9 weights per channel, want little or no weight decay.
 """
 from __future__ import annotations
