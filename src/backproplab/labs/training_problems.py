@@ -22,6 +22,8 @@ from ..train.diagnostics import STEP_SPIKE_WINDOW, diagnose
 WEIGHT_STEADY = 0.05
 #: an excursion "grew over several steps" when the loss climbed from normal to its peak in at least this many steps
 RISING_STEPS = 3
+#: steps of calm shown before a climb and after its recovery
+CALM_STEPS = 25
 #: smallest mini-batch whose per-step losses are followed step by step (one image's loss jumps by
 #: orders of magnitude from step to step, so a "peak" of batch-1 SGD says nothing)
 EXCURSION_MIN_BATCH = 16
@@ -135,13 +137,14 @@ def _epoch_ends(run: dict) -> np.ndarray:
 def excursion_evidence(run: dict, epoch: int) -> dict | None:
     """Per-step numbers around a bad evaluation after ``epoch`` (1-based), from the run's step record.
 
-    Looks at the steps of that epoch and the next: the step with the highest loss (the peak), the
-    climb that led to it (from the last step before the peak whose loss was at most twice the
-    median loss of the steps before that epoch), the gradient norm at both ends against the run's
-    median step, the largest relative change of Σ W² during the climb, and how many steps after the
-    peak the loss was back at most twice that median.
-    None when the run kept no step record, its batches are smaller than :data:`EXCURSION_MIN_BATCH`
-    or the window has fewer than two steps.
+    The evaluation sees the weights after the epoch's last step, the weights the next epoch's first
+    step computes its loss on. Looks at the half epoch before the evaluation and that first step:
+    the step with the highest loss (the peak); the climb that led to it, from the last step before
+    the peak whose loss was still normal (at most twice the median step loss of the epoch before
+    that half epoch; looked for up to an epoch further back); the gradient norm at both ends against the run's median step; the largest
+    relative change of Σ W² during the climb; and how many steps after the peak the loss was back
+    at most twice that median (looking one epoch ahead).
+    None when the run kept no step record or its batches are smaller than :data:`EXCURSION_MIN_BATCH`.
     """
     h = run["history"]
     loss = np.asarray(h.get("step_loss") or [], dtype=float)
@@ -150,20 +153,17 @@ def excursion_evidence(run: dict, epoch: int) -> dict | None:
     ends = _epoch_ends(run)
     if not len(loss) or len(grad) != len(loss) or len(wn) != len(loss) or not 1 <= epoch <= len(ends):
         return None
-    if run["n_train"] / run["steps_per_epoch"] < EXCURSION_MIN_BATCH:
+    spe = int(run["steps_per_epoch"])
+    if run["n_train"] / spe < EXCURSION_MIN_BATCH:
         return None
-    lo = int(ends[epoch - 2]) if epoch >= 2 else 0
-    hi = int(ends[epoch]) if epoch < len(ends) else int(ends[-1])
-    if hi - lo < 2:
-        return None
-    window = loss[lo:hi]
-    peak = lo + int(np.nanargmax(window))
-    before = loss[:lo] if lo else loss[:peak + 1]
-    base = float(np.median(before))
-    # the climb starts at the last step before the peak whose loss was still normal (<= 2x the median before)
-    normal = [k for k in range(lo, peak) if loss[k] <= 2 * base]
+    evaluated = int(ends[epoch - 1])  # steps done when the model was evaluated
+    lo, hi = max(0, evaluated - max(RISING_STEPS + 1, spe // 2)), min(len(loss), evaluated + 1)
+    peak = lo + int(np.nanargmax(loss[lo:hi]))
+    calm = loss[max(0, lo - spe):lo]
+    base = float(np.median(calm if len(calm) else loss[:peak + 1]))
+    normal = [k for k in range(max(0, lo - spe), peak) if loss[k] <= 2 * base]  # the climb may start earlier
     start = normal[-1] if normal else lo
-    back = [k for k in range(peak + 1, hi) if loss[k] <= 2 * base]
+    back = [k for k in range(peak + 1, min(len(loss), evaluated + spe)) if loss[k] <= 2 * base]
     w0 = wn[start - 1] if start else wn[0]
     change = float(np.max(np.abs(wn[start:peak + 1] - w0)) / w0) if w0 > 0 else float("inf")
     peak_epoch = int(np.searchsorted(ends, peak, side="right")) + 1  # 1-based epoch the peak step belongs to
@@ -171,9 +171,9 @@ def excursion_evidence(run: dict, epoch: int) -> dict | None:
     return {"epoch": int(epoch), "peak_step": peak + 1, "peak_epoch": peak_epoch,
             "peak_step_in_epoch": peak - epoch_start + 1, "peak_loss": float(loss[peak]), "start_step": start + 1,
             "start_loss": float(loss[start]), "climb_steps": peak - start, "start_normal": bool(normal),
-            "grad_start": float(grad[start]), "grad_peak": float(grad[peak]), "grad_median": float(np.median(grad)), "weight_change": change,
-            "eval_step": int(ends[epoch - 1]), "base_loss": base,
-            "recovered_after": (back[0] - peak) if back else None, "window": [lo + 1, hi]}
+            "grad_start": float(grad[start]), "grad_peak": float(grad[peak]), "grad_median": float(np.median(grad)),
+            "weight_change": change, "evaluated_after": evaluated, "base_loss": base,
+            "recovered_after": (back[0] - peak) if back else None}
 
 
 def excursion_text(model: str, ev: dict):
@@ -183,9 +183,9 @@ def excursion_text(model: str, ev: dict):
                   x=ev["grad_peak"] / ev["grad_median"] if ev["grad_median"] > 0 else float("inf"),
                   dw=ev["weight_change"])
     if not ev["start_normal"]:
-        parts = [_("`{m}`, around epoch {e}: the highest step loss of that epoch and the next, {b:.3g}, came at step "
-                   "{s} of epoch {pe}, and no step of that epoch before it had a normal loss; its gradient norm was "
-                   "{g1:.3g}, {x:.0f} times the run's median step ({gm:.3g}).", **common)]
+        parts = [_("`{m}`, around epoch {e}: the highest step loss of the half epoch before its evaluation, {b:.3g}, "
+                   "came at step {s} of epoch {pe}, and no step of that half epoch before it had a normal loss; its "
+                   "gradient norm was {g1:.3g}, {x:.0f} times the run's median step ({gm:.3g}).", **common)]
     else:
         parts = [_n("`{m}`, around epoch {e}: the step loss climbed from {a:.3g} to {b:.3g} in {n} step (peak at "
                     "step {s} of epoch {pe}); the gradient norm went from {g0:.3g} to {g1:.3g}, {x:.0f} times the "
@@ -198,8 +198,8 @@ def excursion_text(model: str, ev: dict):
                         "The step loss was back below twice its earlier median ({base:.3g}) {n} steps after the peak.",
                         ev["recovered_after"], base=ev["base_loss"]))
     else:
-        parts.append(_("The step loss did not come back below twice its earlier median ({base:.3g}) within the next "
-                       "epoch.", base=ev["base_loss"]))
+        parts.append(_("The step loss did not come back below twice its earlier median ({base:.3g}) within an epoch "
+                       "of the evaluation.", base=ev["base_loss"]))
     if growing_instability(ev):
         parts.append(_("A loss and a gradient that grow over several steps while the weights keep their size are "
                        "what a step too large for the local curvature does (`lr·λ_max > 2` along some direction); it is "
@@ -249,9 +249,11 @@ def excursions(findings: dict[str, list[dict]], runs: dict[str, dict]) -> list[t
 
 
 def plot_excursion(model: str, run: dict, ev: dict):
-    """Loss, gradient norm and Σ W² of every step in the window of ``ev`` (1-based steps), epoch ends marked."""
-    lo, hi = ev["window"]
-    lo = max(1, lo - run["steps_per_epoch"] // 4)  # a little of the calm before
+    """Loss, gradient norm and Σ W² of every step around the event of ``ev`` (1-based steps), epoch ends marked:
+    from :data:`CALM_STEPS` steps before the climb to as many after the recovery, within the run."""
+    after = ev["recovered_after"] if ev["recovered_after"] is not None else run["steps_per_epoch"]
+    lo = max(1, ev["start_step"] - CALM_STEPS)
+    hi = min(len(run["history"]["step_loss"]), ev["peak_step"] + after + CALM_STEPS)
     steps = np.arange(lo, hi + 1)
     h = run["history"]
     series = [(np.asarray(h["step_loss"], float), _("step loss"), True),
