@@ -36,7 +36,9 @@ import numpy as np
 from ..report.i18n import N_, _, _n, join
 from .bn_noise_plots import plot_noise
 from .config import option, quick
+from ..train.diagnostics import diagnose
 from .training import TrainingConfig, data_facts, data_sentence
+from .training_problems import findings_bullets
 
 NAME = "bn-noise"
 TITLE = N_("Batch statistics noise: `Var(μ_B) = σ²/M` and `Var(σ_B) ≈ σ²(κ-1)/(4M)` on Fashion-MNIST activations")
@@ -69,8 +71,9 @@ class Config(TrainingConfig):
         return quick(self, train_size=3000, num_batches=400, batch_sizes=(4, 16, 64))
 
 
-def population_activations(x, y, width: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Train Linear-ReLU-Linear for one epoch; the first layer's z and ReLU(z) on ``x``. Each (N, width)."""
+def population_activations(x, y, width: int, rng: np.random.Generator):
+    """Train Linear-ReLU-Linear for one epoch; the first layer's z and ReLU(z) on ``x`` (each (N, width)),
+    and the training history."""
     from ..nn import Linear, ReLU, Sequential, make_loss
     from ..optim import make_optimizer
     from ..train import Trainer
@@ -78,11 +81,12 @@ def population_activations(x, y, width: int, rng: np.random.Generator) -> dict[s
 
     model = Sequential(Linear(x.shape[1], width, rng=rng, init="he"), ReLU(),
                        Linear(width, int(y.max()) + 1, rng=rng))
-    Trainer(model, make_loss("cross_entropy"), make_optimizer("sgd", model.parameters(), lr=0.1), batch_size=64,
-            num_epochs=1, rng=rng, callbacks=[progress.current().training("population")]).fit(x, y)
+    history = Trainer(model, make_loss("cross_entropy"), make_optimizer("sgd", model.parameters(), lr=0.1),
+                      batch_size=64, num_epochs=1, rng=rng,
+                      callbacks=[progress.current().training("population")]).fit(x, y)
     model.eval()
     z = model[0].forward(x).astype(np.float64)  # (N, width) pre-activations
-    return {"pre_relu": z, "relu": np.maximum(z, 0.0)}
+    return {"pre_relu": z, "relu": np.maximum(z, 0.0)}, history
 
 
 def batch_stats(values: np.ndarray, batch_size: int, num_batches: int, rng: np.random.Generator):
@@ -146,7 +150,7 @@ def load_population(config: Config):
 
 def run(config: Config, out) -> dict:
     ds, rng = load_population(config)
-    acts = population_activations(ds.x_train, ds.y_train, config.width, rng)
+    acts, history = population_activations(ds.x_train, ds.y_train, config.width, rng)
     # the example unit: the ReLU unit active closest to half the time (its output mixes zeros and values)
     active = (acts["relu"] > 0).mean(axis=0)
     unit = int(np.argmin(np.abs(active - 0.5)))
@@ -176,7 +180,9 @@ def run(config: Config, out) -> dict:
             "num_batches": config.num_batches, "tables": tables, "units": units, "unit": unit,
             "unit_active_fraction": float(active[unit]), "ratio_mu": ratio_mu, "ratio_sigma": ratio_sigma,
             "median_kappa": {k: u["median_kappa"] for k, u in units.items()}, "gaussian": gauss,
-            "histogram_batch_sizes": shown}
+            "histogram_batch_sizes": shown,
+            "population_findings": [f.to_dict() for f in diagnose(history, ds.chance)],
+            "population_train_acc": history.train_acc[-1]}
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -257,6 +263,7 @@ def report(result: dict, config: Config, doc) -> None:
           "batch 64, seed {s}), before the ReLU (`z`) and after it (`a`). {n} batches per M drawn with replacement; "
           "ratios are empirical/formula, median over the live units.", w=config.width,
           k=result["data"]["num_classes"], s=config.seed, n=n),
+        _("The population model reached {a:.2%} training accuracy in its epoch.", a=result["population_train_acc"]),
         _("Example unit {u}: active on {f:.1%} of the images; `σ²` = {v:.4g} and `κ` = {kz:.3g} before the ReLU, "
           "`σ²` = {va:.4g} and `κ` = {ka:.3g} after it.", u=unit, f=result["unit_active_fraction"],
           v=result["units"]["pre_relu"]["unit_sigma2"], kz=result["units"]["pre_relu"]["unit_kappa"],
@@ -281,6 +288,8 @@ def report(result: dict, config: Config, doc) -> None:
                 + [sigma_sentence(_(SIGNALS[k]), ms, v, n) for k, v in result["ratio_sigma"].items()]
                 + [kurtosis_sentence(result["median_kappa"]["pre_relu"], result["median_kappa"]["relu"]),
                    gaussian_sentence(result["gaussian"][-1])])
+    doc.heading(_("Training of the population model"))
+    doc.bullets(findings_bullets({"population": result["population_findings"]}))
     doc.plot(plot_noise(result, doc.folder.load_arrays("sigma_b")), "bn_noise",
              _("Left and middle: the example unit's `Var(μ_B)` and `Var(σ_B)` against M (dots measured, lines the "
                "formulas). Right: the distribution of `σ_B` of the ReLU unit for three batch sizes."))

@@ -33,6 +33,7 @@ import numpy as np
 from ..report.i18n import N_, _, _n
 from .config import ConfigError, option, quick
 from .training import QUICK_TEST, QUICK_TRAIN, TrainingConfig, data_facts, data_sentence, load_data, train_run
+from .training_problems import problems_section, training_findings
 
 NAME = "logistic-vs-softmax"
 TITLE = N_("A 2-class softmax converted to a logistic model: identical predictions on Fashion-MNIST")
@@ -67,18 +68,13 @@ class Config(TrainingConfig):
         return quick(self, num_epochs=2, train_size=QUICK_TRAIN, test_size=QUICK_TEST)
 
 
-@functools.lru_cache(maxsize=1)
-def _data(config: Config):
-    return load_data(config)
-
-
 def train_model(config: Config, kind: str) -> dict:
     """The softmax (``kind="softmax"``: Linear(d, 2) + cross-entropy) or the logistic model trained
     directly (``"logistic"``: Linear(d, 1) + BCE), from a generator seeded with the lab's seed."""
     from ..nn import Linear
     from ..optim import make_optimizer
 
-    data = _data(config)
+    data = load_data(config)
     rng = np.random.default_rng(config.seed)
     model = Linear(data.x_train.shape[1], 2 if kind == "softmax" else 1, rng=rng)
     opt = make_optimizer("sgd", model.parameters(), lr=config.lr)
@@ -133,7 +129,7 @@ def compare(weight: np.ndarray, bias: np.ndarray, x, y) -> dict:
 
 
 def run(config: Config, out) -> dict:
-    data = _data(config)
+    data = load_data(config)
     runs = out.map({kind: functools.partial(train_model, config, kind) for kind in ("softmax", "logistic")},
                    label=NAME)
     ws, bs = np.asarray(runs["softmax"]["weight"], np.float32), np.asarray(runs["softmax"]["bias"], np.float32)
@@ -164,8 +160,8 @@ def run(config: Config, out) -> dict:
             "all_predictions_agree": all(r["pred_agree"] == r["n"] for r in rows),
             "max_abs_prob_diff": max(r["max_abs_prob_diff"] for r in rows),
             "max_loss_diff": max(abs(r["ce_softmax"] - r["bce_logistic"]) for r in rows),
-            "histories": {k: r["history"] for k, r in runs.items()}, "diverged": {k: r["diverged"] for k, r in
-                                                                                   runs.items()}}
+            "runs": {k: {key: v for key, v in r.items() if key not in ("weight", "bias")} for k, r in runs.items()},
+            "findings": {k: training_findings(r, facts["chance"]) for k, r in runs.items()}}
 
 
 # -- report ---------------------------------------------------------------------------------------
@@ -241,16 +237,13 @@ def report(result: dict, config: Config, doc) -> None:
         direct_sentence(result["direct_logistic_test_acc"], result["test"]["acc_softmax"], result["weight_cosine"]),
         grad_ratio_sentence(result["test"]["grad_ratio"]),
     ])
-    for kind, msg in result["diverged"].items():
-        if msg:
-            doc.note(_("The {kind} diverged: its loss became NaN or infinite.", kind=_(MODELS[kind])), "warning")
+    problems_section(doc, result["findings"], result["runs"])
     doc.plot(plot_comparison(doc.folder.load_arrays("arrays"), names), "logistic_vs_softmax",
              _("Left: each test image's probability of label 1, softmax against the converted logistic model. Right: "
                "`W_l = W_s2 - W_s1` as an image (red pushes toward label 1)."))
 
 
 SPLITS = {"train": N_("training"), "test": N_("test")}
-MODELS = {"softmax": N_("softmax model"), "logistic": N_("directly trained logistic model")}
 
 
 def plot_comparison(arrays: dict, names: list[str]):

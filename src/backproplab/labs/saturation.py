@@ -32,8 +32,8 @@ from ..report.document import CodeText
 from ..report.i18n import N_, _, _n, join
 from .config import option, quick
 from .plotting import epoch_axis, new_figure
-from .training import (QUICK_TEST, TrainingConfig, curve, data_facts, data_sentence, load_data,
-                       stalled_text, summarize, train_run)
+from .training import QUICK_TEST, TrainingConfig, curve, data_facts, data_sentence, load_data, summarize, train_run
+from .training_problems import problems_section, training_findings
 
 NAME = "saturation"
 TITLE = N_("Sigmoid saturation from large positive weights: activations, `σ'`, gradients, training")
@@ -64,11 +64,6 @@ class Config(TrainingConfig):
     def quick(self) -> "Config":
         # a sigmoid net needs about 200 steps to leave chance: 4000 images, 3 epochs
         return quick(self, num_epochs=3, train_size=4000, test_size=QUICK_TEST, probe_size=min(self.probe_size, 500))
-
-
-@functools.lru_cache(maxsize=1)
-def _data(config: Config):
-    return load_data(config)
 
 
 def build(in_features: int, hidden, num_classes: int, init: str, rng, large_scale: float):
@@ -122,7 +117,7 @@ def train_init(config: Config, init: str) -> dict:
     a generator seeded with the lab's seed)."""
     from ..optim import make_optimizer
 
-    data = _data(config)
+    data = load_data(config)
     rng = np.random.default_rng(config.seed)
     pidx = rng.choice(len(data.x_train), min(config.probe_size, len(data.x_train)), replace=False)
     xp, yp = data.x_train[pidx], data.y_train[pidx]
@@ -140,7 +135,7 @@ def hidden_mean(rows: list[dict], key: str) -> float:
 
 
 def run(config: Config, out) -> dict:
-    data = _data(config)
+    data = load_data(config)
     inits = (BAD, config.good_init)
     runs = out.map({f"train-{init}": functools.partial(train_init, config, init) for init in inits}, label=NAME)
     runs = {init: runs[f"train-{init}"] for init in inits}
@@ -152,7 +147,8 @@ def run(config: Config, out) -> dict:
     out.save_metrics("summary", rows)
     bad, good = runs[BAD], runs[config.good_init]
     result = {
-        "data": facts, "rows": rows, "runs": runs, "inits": list(inits), "probe_size": bad["probe_size"],
+        "data": facts, "rows": rows, "runs": runs,
+        "findings": {init: training_findings(r, facts["chance"]) for init, r in runs.items()}, "inits": list(inits), "probe_size": bad["probe_size"],
         "saturated_bad": hidden_mean(bad["before"], "saturated"),
         "saturated_good": hidden_mean(good["before"], "saturated"),
         "mean_dsigma_bad": [r["mean_dsigma"] for r in bad["before"] if "mean_dsigma" in r],
@@ -220,8 +216,8 @@ def report(result: dict, config: Config, doc) -> None:
            "majority-class rate is {c:.1%}).", config.num_epochs, a=result["test_acc_bad"],
            b=result["test_acc_good"], good=good, c=result["data"]["chance"])
         if None not in (result["test_acc_bad"], result["test_acc_good"]) else None,
-        stalled_text(result["rows"], result["data"]["chance"]),
     ])
+    problems_section(doc, result["findings"], runs)
     doc.plot(plot_saturation(result), "saturation",
              _("Left and middle: the sigmoid outputs at initialization per hidden layer (counts on a log scale). "
                "Right: training loss per epoch (epoch 0 = untrained)."))
