@@ -110,3 +110,27 @@ def test_cost_model_fits_the_probe_and_learns_from_jobs():
     model.observe(raw_predicted_s=10.0, measured_s=15.0)
     assert model.correction == pytest.approx(2.0)  # the median ratio
     assert model.seconds(1000, 1e9, 1) == pytest.approx(2e-4)
+
+
+def test_an_engine_that_changes_the_numbers_is_not_chosen(tiny_data, monkeypatch):
+    """A 'graph' whose replay does nothing is very fast; the update check keeps the probe on eager."""
+    from backproplab.torchmodels import step as step_module
+    from backproplab.torchmodels.probe import engines_agree
+
+    same = engines_agree(tiny_data, RECIPE, OPTIONS, CPU, JobSpec("v1", 0.25, 4), "graph")
+    assert same["ok"] and same["relative_difference"] < 1e-6 and same["ran_as"] == "eager"
+
+    class Idle:
+        def replay(self):
+            pass
+
+    monkeypatch.setattr(step_module, "graphs_available", lambda x: True)
+    monkeypatch.setattr(step_module, "capture_graph", lambda step, warmup: Idle())
+    lost = engines_agree(tiny_data, RECIPE, OPTIONS, CPU, JobSpec("v1", 0.25, 4), "graph")
+    assert not lost["ok"] and lost["relative_difference"] == pytest.approx(1.0)
+    result = probe(tiny_data, RECIPE, OPTIONS, CPU, JobSpec("v1", 0.25, 4), steps=2, lanes=(), stack=2,
+                   log=lambda m: None)
+    graph_row = next(r for r in result["rows"] if r["option"] == "graph")
+    eager_row = next(r for r in result["rows"] if r["option"] == "eager")
+    assert graph_row["images_per_s"] > 1.05 * eager_row["images_per_s"]  # faster, and wrong
+    assert result["choice"]["engine"] == "eager" and not result["checks"][0]["ok"]
