@@ -3,18 +3,15 @@ import numpy as np
 import pytest
 
 from backproplab.cli import main as top_main
-from backproplab.data import CONTENT_MD5, DEFAULT_DIR, write_idx
+from backproplab.data import CONTENT_MD5, DEFAULT_DIR
 
 REAL = all((DEFAULT_DIR / f"{n}.gz").is_file() for n in CONTENT_MD5)
 
 
 @pytest.fixture
-def fake(tmp_path):
+def fake(tmp_path, write_fake_fashion_mnist):
     folder = tmp_path / "fm"
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 30), ("t10k", 10)):
-        write_idx(folder / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    write_fake_fashion_mnist(folder, np.random.default_rng(0), n=(30, 10), compress=False, shuffle_labels=False)
     return folder
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backproplab.data import (DEFAULT_DIR, GZ_MD5, ChecksumError, DownloadError, download_fashion_mnist, download_file,
-                              load_fashion_mnist, write_idx)
+                              load_fashion_mnist)
 from backproplab.data.cli import main as data_main
 
 
@@ -122,20 +122,16 @@ def test_http_error_and_existing_bad_file(server, tmp_path):
         download_file("file:///etc/passwd", tmp_path / "p", None)
 
 
-def _fake_gz_files(folder):
-    """Four tiny gzip IDX files with the official names, and their MD5s."""
-    rng = np.random.default_rng(3)
-    files = {}
-    for prefix, n in (("train", 30), ("t10k", 10)):
-        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", (np.arange(n) % 10).astype(np.uint8))
-    for p in folder.iterdir():
-        files[p.name] = p.read_bytes()
-    return files
+@pytest.fixture
+def fake_gz_files(tmp_path, write_fake_fashion_mnist):
+    """The bytes of four tiny gzip IDX files with the official names, by name."""
+    folder = tmp_path / "src"
+    write_fake_fashion_mnist(folder, np.random.default_rng(3), n=(30, 10), shuffle_labels=False)
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
-def test_download_fashion_mnist_with_fallback_mirror(server, tmp_path):
-    files = _fake_gz_files(tmp_path / "src")
+def test_download_fashion_mnist_with_fallback_mirror(server, tmp_path, fake_gz_files):
+    files = fake_gz_files
     server.files.update({f"mirror/{k}": v for k, v in files.items()})
     md5s = {k: hashlib.md5(v).hexdigest() for k, v in files.items()}
     out = tmp_path / "out"
@@ -146,9 +142,8 @@ def test_download_fashion_mnist_with_fallback_mirror(server, tmp_path):
     assert ds.x_train.shape == (30, 784) and ds.y_test.tolist() == list(range(10))
 
 
-def test_cli_download_rejects_non_official_files(server, tmp_path, capsys):
-    files = _fake_gz_files(tmp_path / "src")
-    server.files.update(files)  # right names, wrong bytes: the official MD5s cannot match
+def test_cli_download_rejects_non_official_files(server, tmp_path, capsys, fake_gz_files):
+    server.files.update(fake_gz_files)  # right names, wrong bytes: the official MD5s cannot match
     out = tmp_path / "out"
     assert data_main(["download", str(out), "--base-url", server.url, "--quiet"]) == 1
     err = capsys.readouterr().err

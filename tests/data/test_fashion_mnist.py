@@ -1,6 +1,7 @@
 """load_fashion_mnist on the real files (shapes, counts, known values) and on tiny synthetic folders
 (class remapping, folder resolution, and every broken-file error naming the file and the fix)."""
 import gzip
+import shutil
 
 import numpy as np
 import pytest
@@ -10,9 +11,8 @@ from backproplab.data import (CONTENT_MD5, DEFAULT_DIR, ENV_VAR, ChecksumError, 
                               DatasetNotFoundError, load_fashion_mnist, verify_fashion_mnist, write_idx)
 
 REAL = all((DEFAULT_DIR / f"{n}.gz").is_file() for n in CONTENT_MD5)
-needs_real = pytest.mark.skipif(not REAL, reason=f"Fashion-MNIST not in {DEFAULT_DIR} (apt-get install dataset-fashion-mnist)")
-NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+needs_real = pytest.mark.skipif(not REAL,
+                                reason=f"Fashion-MNIST not in {DEFAULT_DIR} (apt-get install dataset-fashion-mnist)")
 
 
 # ---------------------------------------------------------------- the real dataset
@@ -71,30 +71,16 @@ def test_real_files_have_official_content():
 
 
 # ---------------------------------------------------------------- synthetic folders
-def write_fake(folder, rng, n=(40, 20), compress=True, num_classes=10):
-    """Four small IDX files with official names; returns {split: (images, labels)}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for split, count in zip(("train", "test"), n):
-        images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
-        labels = rng.permutation(np.arange(count) % num_classes).astype(np.uint8)
-        suffix = ".gz" if compress else ""
-        write_idx(folder / (NAMES[split][0] + suffix), images)
-        write_idx(folder / (NAMES[split][1] + suffix), labels)
-        out[split] = (images, labels)
-    return out
-
-
 @pytest.fixture
-def fake(tmp_path):
+def fake(tmp_path, write_fake_fashion_mnist):
     folder = tmp_path / "fm"
-    return folder, write_fake(folder, np.random.default_rng(0))
+    return folder, write_fake_fashion_mnist(folder, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("compress", [True, False])
-def test_fake_remap_in_given_order(tmp_path, compress):
+def test_fake_remap_in_given_order(tmp_path, write_fake_fashion_mnist, compress):
     folder = tmp_path / "fm"
-    raw = write_fake(folder, np.random.default_rng(1), compress=compress)
+    raw = write_fake_fashion_mnist(folder, np.random.default_rng(1), compress=compress)
     ds = load_fashion_mnist(classes=(7, 2, 4), data_dir=folder)
     for split, x, y in (("train", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
         images, labels = raw[split]
@@ -135,9 +121,9 @@ def test_bad_classes(fake, classes, error, text):
         load_fashion_mnist(classes=classes, data_dir=fake[0])
 
 
-def test_class_absent_from_files(tmp_path):
+def test_class_absent_from_files(tmp_path, write_fake_fashion_mnist):
     folder = tmp_path / "fm"
-    write_fake(folder, np.random.default_rng(2), num_classes=5)  # ids 0..4 only
+    write_fake_fashion_mnist(folder, np.random.default_rng(2), num_classes=5)  # ids 0..4 only
     with pytest.raises(ValueError, match=r"no samples of class\(es\) \[7\]") as info:
         load_fashion_mnist(classes=(0, 7), data_dir=folder)
     assert "train-labels-idx1-ubyte.gz" in str(info.value)
@@ -229,3 +215,18 @@ def test_verify_rejects_non_official_content(fake):
     with pytest.raises(ChecksumError) as info:
         verify_fashion_mnist(folder)
     assert str(folder / "train-images-idx3-ubyte.gz") in str(info.value) and "download" in str(info.value)
+
+
+def test_idx_label_file_with_zero_dimensions(tmp_path):
+    src = "/usr/share/datasets/fashion-mnist"
+    folder = tmp_path / "fm"
+    folder.mkdir()
+    try:
+        for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+            shutil.copy(f"{src}/{name}", folder / name)
+    except FileNotFoundError:
+        pytest.skip("the Fashion-MNIST package is not installed")
+    write_idx(folder / "train-labels-idx1-ubyte", np.array(7, dtype=np.uint8))  # 0 dimensions
+    with pytest.raises(DataFormatError,
+                       match=r"train-labels-idx1-ubyte: holds uint8 of shape \(\), expected uint8 \(N,\)"):
+        load_fashion_mnist(data_dir=folder)

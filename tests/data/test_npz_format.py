@@ -3,26 +3,10 @@ broken files give errors naming the file."""
 import numpy as np
 import pytest
 
-from backproplab.data import (CONTENT_MD5, DEFAULT_DIR, DataFormatError, DatasetNotFoundError, load_fashion_mnist,
-                              write_idx)
+from backproplab.data import CONTENT_MD5, DEFAULT_DIR, DataFormatError, DatasetNotFoundError, load_fashion_mnist
 from backproplab.data.cli import main as data_main
 
 REAL = all((DEFAULT_DIR / f"{n}.gz").is_file() for n in CONTENT_MD5)
-NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-
-
-def write_fake(folder, rng, n=(40, 20)):
-    """Four small gzip IDX files with official names; returns {split: (images, labels)}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for split, count in zip(("train", "test"), n):
-        images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
-        labels = rng.permutation(np.arange(count) % 10).astype(np.uint8)
-        write_idx(folder / f"{NAMES[split][0]}.gz", images)
-        write_idx(folder / f"{NAMES[split][1]}.gz", labels)
-        out[split] = (images, labels)
-    return out
 
 
 def assert_same(a, b):
@@ -51,9 +35,9 @@ def test_real_to_npz_round_trip(tmp_path):
     ("all", []),
     ("Bag,Trouser", ["--float32"]),
 ])
-def test_fake_to_npz_round_trip(tmp_path, classes, options):
+def test_fake_to_npz_round_trip(tmp_path, write_fake_fashion_mnist, classes, options):
     src, out = tmp_path / "fm", tmp_path / "npz"
-    write_fake(src, np.random.default_rng(0))
+    write_fake_fashion_mnist(src, np.random.default_rng(0))
     assert data_main(["to-npz", str(out), "--data-dir", str(src), "--classes", classes, *options]) == 0
     ids = None if classes == "all" else tuple(int(c) if c.isdigit() else c for c in classes.split(","))
     for kwargs in (dict(), dict(flatten=False), dict(normalize=False, dtype=np.uint8)):

@@ -1,4 +1,5 @@
-"""Preprocessing of the committee lab: width normalization, deslanting, elastic distortion."""
+"""Preprocessing of the committee lab: width normalization, deslanting, elastic distortion, random affine
+maps, the named variants, and the per-core split that must not change a number."""
 from __future__ import annotations
 
 import numpy as np
@@ -112,7 +113,15 @@ def test_random_affine_ranges():
     a = P.random_affine_matrices(2000, np.random.default_rng(0), rotation=10.0, scale=0.1, shear=0.0)
     det = np.linalg.det(a)  # rotation keeps area; det = scale_r * scale_c in [0.81, 1.21]
     assert det.min() >= 0.81 - 1e-9 and det.max() <= 1.21 + 1e-9
-    np.testing.assert_allclose(P.random_affine_matrices(4, np.random.default_rng(0)), np.broadcast_to(np.eye(2), (4, 2, 2)))
+    # the ranges are used, not only respected (identity matrices would pass the line above):
+    # A = R(θ)·diag(s_r, s_c), so column 0 is s_r·(cos θ, sin θ) and the column norms are s_r, s_c
+    angle = np.degrees(np.arctan2(a[:, 1, 0], a[:, 0, 0]))
+    scales = np.linalg.norm(a, axis=1)  # (n, 2)
+    assert np.abs(angle).max() <= 10 + 1e-9 and angle.min() < -9.5 and angle.max() > 9.5
+    assert scales.min() >= 0.9 - 1e-9 and scales.max() <= 1.1 + 1e-9
+    assert scales.min() < 0.905 and scales.max() > 1.095
+    np.testing.assert_allclose(P.random_affine_matrices(4, np.random.default_rng(0)),
+                               np.broadcast_to(np.eye(2), (4, 2, 2)))
 
 
 def test_apply_variant_names():
@@ -144,21 +153,3 @@ def test_blocks_per_core_give_the_same_images_bit_for_bit(monkeypatch):
         results[n_cores] = all_views()
     for a, b, c in zip(results[1], results[2], results[3]):
         assert np.array_equal(a, b) and np.array_equal(a, c)
-
-
-def test_per_core_blocks_splits_along_the_axis(monkeypatch):
-    from backproplab.utils import cores, per_core_blocks
-
-    monkeypatch.setattr(cores, "available_cores", lambda: 3)
-    a = np.arange(2 * 1000 * 3).reshape(2, 1000, 3)
-    calls = []
-
-    def fn(block):
-        calls.append(block.shape)
-        return block * 2
-
-    assert np.array_equal(per_core_blocks(fn, 1000, a, axis=1, min_block=100), a * 2)
-    assert sorted(calls) == [(2, 333, 3), (2, 333, 3), (2, 334, 3)]
-    calls.clear()
-    b = a[:, :500]
-    assert np.array_equal(per_core_blocks(fn, 500, b, axis=1), b * 2) and calls == [(2, 500, 3)]  # < 256 per core

@@ -1,4 +1,5 @@
-"""SST tree parser (hand-written trees, malformed files, the real files), vocabulary and batching."""
+"""SST tree parser (hand-written trees, malformed files, a tree nested thousands deep, a byte that is not
+UTF-8, the real files), vocabulary, batching, and the checked download."""
 import numpy as np
 import pytest
 
@@ -70,6 +71,28 @@ def test_find_sst_dir(tmp_path, monkeypatch):
     assert find_sst_dir() == tmp_path.resolve()
     d = load_sst(train_phrases=True)
     assert len(d.train.labels) == 1 and len(d.phrases.labels) == 9  # 9 distinct phrases in TREE
+
+
+def test_deep_sst_tree_is_read_and_walked_without_recursion():
+    depth = 3000
+    tree = parse_tree("(3 " * depth + "(2 word)" + ")" * depth)
+    assert tree.leaves() == ["word"]
+    spans = tree.spans()
+    assert len(spans) == depth + 1 and spans[0] == (0, 1, 2) and spans[-1] == (0, 1, 3)
+    assert prefix_targets(tree).tolist() == [3]
+
+
+def test_spans_are_post_order_with_sentence_positions():
+    tree = parse_tree("(3 (2 a) (4 (3 lovely) (2 film)))")
+    assert tree.spans() == [(0, 1, 2), (1, 2, 3), (2, 3, 2), (1, 3, 4), (0, 3, 3)]
+    assert tree.leaves() == ["a", "lovely", "film"]
+
+
+def test_sst_file_with_a_non_utf8_byte_names_file_line_and_column(tmp_path):
+    path = tmp_path / "train.txt"
+    path.write_bytes(b"(2 fine)\n(3 caf\xe9)\n")
+    with pytest.raises(SSTFormatError, match=r"train\.txt:2: byte 0xe9 at column 7 is not UTF-8"):
+        read_trees(path)
 
 
 @pytest.fixture(scope="module")
