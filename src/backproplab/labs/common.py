@@ -31,7 +31,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import sys
 import types
 import typing
 from pathlib import Path
@@ -216,22 +215,8 @@ def parse_classes(text: str | tuple | list | None) -> tuple[int, ...] | None:
 
 
 def on_cores(model, threads: int):
-    """(model to train, threads used): ``model`` wrapped in ``nn.DataParallel`` when more than one
-    core is asked for (0 = every core this process may use); ``threads=1`` returns it unwrapped.
+    """(model to train, threads used): see :func:`backproplab.labs.cores.on_cores` (0 = every core)."""
+    from .cores import on_cores as spread
 
-    The wrapper shares the model's parameters, so the caller keeps using ``model`` itself for
-    saving weights and for analysis; only the Trainer gets the wrapper. On Linux the shards run in
-    worker processes (``backend="process"``, faster: no shared interpreter lock); elsewhere, where
-    fork() is unavailable or unsafe (macOS system libraries), in threads. The numbers are the same.
-    """
-    from ..nn import DataParallel, available_cores
+    return spread(model, threads)
 
-    if not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"--threads must be 0 (every core) or a positive count, got {threads!r}")
-    threads = threads or available_cores()
-    if threads == 1:
-        return model, 1
-    return DataParallel(model, threads, backend=SHARD_BACKEND), threads
-
-
-SHARD_BACKEND = "process" if sys.platform.startswith("linux") else "thread"
