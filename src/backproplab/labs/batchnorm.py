@@ -1,5 +1,9 @@
 """Lab: batch normalization -- which statistics, why a bias before BN is wasted, and scale invariance.
 
+The questions (document 001, question 1(b)): how does batch normalization differ between a fully
+connected and a convolutional layer, does removing the conv bias before BN disturb the network, and
+what does scaling the weights or the inputs by α change?
+
 1. FC vs conv. BatchNorm1d on (N, F) normalizes each feature over the N samples
    (F means); BatchNorm2d on (N, C, H, W) normalizes each channel over N·H·W values
    (C means, shared by every position, as a convolution shares its weights).
@@ -17,37 +21,36 @@ Reference: Ioffe & Szegedy 2015, "Batch normalization"; PyTorch BatchNorm1d/2d d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .common import LabRun, markdown_table, new_figure
-from .heatmap import draw_heatmap, matrix_block
+from ..report.i18n import N_, _, join
+from .batchnorm_plots import plot_batchnorm
+from .config import LabConfig, option, quick
+from .heatmap import format_matrix
 
 NAME = "batchnorm"
-TITLE = "Batch normalization: per-feature vs per-channel statistics, bias cancellation, scale invariance"
+TITLE = N_("Batch normalization: per-feature against per-channel statistics, bias cancellation, scale invariance")
+SUMMARY = N_("BN in FC and conv layers, why a conv bias before BN is wasted, and scaling in training and inference")
+QUESTIONS = ("001/Q1.b.2",)
+
+#: differences below this are float64 rounding (the quantities compared are of order 1-10)
+ROUNDING_TOL = 1e-9
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = 0                             # draws every input and weight
-    quick: bool = False                       # fewer batches to collect running statistics
-    batch_size: int = 8                       # N
-    in_channels: int = 3
-    out_channels: int = 4                     # C after the conv (BN2d's num_features)
-    image_size: int = 6                       # H = W
-    num_features: int = 5                     # F for the fully connected case
-    alphas: tuple[float, ...] = (0.1, 0.5, 2.0, 10.0)   # scale factors for weights and inputs
-    stat_batches: int = 100                   # training-mode batches that fill the running statistics
-    echo: bool = True                         # print the statistics to stdout
+class Config(LabConfig):
+    batch_size: int = option(8, "N, the batch (BN needs a batch variance)", low=2, high=100000)
+    in_channels: int = option(3, "input channels of the conv", low=1, high=1000)
+    out_channels: int = option(4, "C, the conv's output channels (BatchNorm2d's num_features)", low=1, high=1000)
+    image_size: int = option(6, "H = W of the conv's input", low=1, high=1000)
+    num_features: int = option(5, "F, the features of the fully connected case", low=1, high=100000)
+    alphas: tuple[float, ...] = option((0.1, 0.5, 2.0, 10.0), "scale factors α of the weights and the inputs",
+                                       min_len=1, each_low=0, each_low_open=True, each_high=1e6)
+    stat_batches: int = option(100, "training-mode batches that fill the running statistics", low=1, high=100000)
 
-    def __post_init__(self):
-        if self.batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2 (BN needs a batch variance), got {self.batch_size}")
-        if not self.alphas or any(a <= 0 for a in self.alphas):
-            raise ValueError(f"alphas must be positive, got {self.alphas}")
-        if min(self.in_channels, self.out_channels, self.image_size, self.num_features, self.stat_batches) < 1:
-            raise ValueError("in_channels, out_channels, image_size, num_features and stat_batches must be >= 1")
+    def quick(self) -> "Config":
+        return quick(self, stat_batches=min(self.stat_batches, 30))
 
 
 def _bn(kind: str, n: int):
@@ -153,97 +156,149 @@ def scaling(cfg: Config, rng) -> tuple[list[dict], dict]:
     return rows, info
 
 
-def run(config: Config, out_dir: Path) -> dict:
-    if config.quick:
-        from dataclasses import replace
-
-        config = replace(config, stat_batches=min(config.stat_batches, 30))
-    lab = LabRun(out_dir, config)
+def run(config: Config, out) -> dict:
     rng = np.random.default_rng(config.seed)
     part1 = fc_vs_conv(config, rng)
     part2 = bias_cancels(config, rng)
     rows, info = scaling(config, rng)
-    lab.save_metrics("statistics", part1)
-    lab.save_metrics("bias_cancel", part2)
-    lab.save_metrics("scaling", rows)
-    lab.save_metrics("running_stats", info)
-
-    fig, axes = new_figure(1, 3, size=(14, 3.8))
-    fc, cv = part1["fc"], part1["conv"]
-    draw_heatmap(axes[0, 0], np.stack([fc["mean"], fc["var"]]), f"BN1d: per feature (F={config.num_features})\n"
-                 "row 0 mean, row 1 var, over N", fmt=".2f")
-    draw_heatmap(axes[0, 1], np.stack([cv["mean"], cv["var"]]), f"BN2d: per channel (C={config.out_channels})\n"
-                 "row 0 mean, row 1 var, over N·H·W", fmt=".2f")
-    ax = axes[0, 2]
-    for what, marker in (("weights", "o"), ("inputs", "s")):
-        r = [row for row in rows if row["scaled"] == what]
-        a = [row["alpha"] for row in r]
-        ax.loglog(a, [max(row["eval_max_abs_change"], 1e-17) for row in r], marker + "-", label=f"eval, {what}")
-        ax.loglog(a, [max(row["train_max_abs_change"], 1e-17) for row in r], marker + "--", label=f"train, {what}")
-    ax.set_xlabel("α")
-    ax.set_ylabel("max |y_α - y_1|")
-    ax.set_title("scaling weights or inputs by α", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    lab.savefig(fig, "batchnorm")
-    if config.echo:
-        print("BN1d per-feature mean:", np.round(fc["mean"], 4), " var:", np.round(fc["var"], 4))
-        print("BN2d per-channel mean:", np.round(cv["mean"], 4), " var:", np.round(cv["var"], 4))
-        print(f"bias before BN: max |output difference| {part2['max_abs_output_diff']:.3g}, "
-              f"max |bias grad| {part2['max_abs_bias_grad']:.3g}")
-        for r in rows:
-            print(r)
-
-    # -- report ----------------------------------------------------------------------------------------------
-    worst_row = max(rows, key=lambda r: r["train_max_abs_change"])
-    train_worst = worst_row["train_max_abs_change"]
-    eps_gap = max(abs(r["train_max_abs_change"] - r["train_change_from_eps"]) for r in rows)
-    eval_best = min(r["eval_max_abs_change"] for r in rows)
-    rm_err = float(np.max(np.abs(fc["running_mean"] - fc["expected_running_mean"])))
-    rv_err = float(np.max(np.abs(fc["running_var"] - fc["expected_running_var"])))
-    rep = [f"# {TITLE}\n", "![batchnorm](batchnorm.png)\n",
-           "## 1. Fully connected (BatchNorm1d) vs convolutional (BatchNorm2d)\n",
-           f"- BN1d on x of shape ({config.batch_size}, {config.num_features}): {fc['num_stats']} means and "
-           f"variances, each over {fc['values_per_stat']} values (the batch). Library vs hand-normalized: max "
-           f"difference {fc['max_diff_vs_hand']:.2g}. Output per-feature |mean| <= {np.max(np.abs(fc['out_mean'])):.2g}, "
-           f"variances {', '.join(f'{v:.6f}' for v in fc['out_var'])}"
-           + (" (just under 1: ε in sqrt(σ² + ε))." if np.all(fc['out_var'] < 1) else "."),
-           f"- BN2d on x of shape ({config.batch_size}, {config.out_channels}, {config.image_size}, "
-           f"{config.image_size}): {cv['num_stats']} means and variances, each over N·H·W = {cv['values_per_stat']} "
-           f"values. Library vs hand: max difference {cv['max_diff_vs_hand']:.2g}. Normalizing per position "
-           f"(BN1d on the flattened map) would need {cv['per_position_stats_if_bn1d']} statistics from "
-           f"{config.batch_size} values each.",
-           f"- Running statistics after one training step (momentum 0.1, unbiased variance): running_mean = "
-           f"0.1·mean to {rm_err:.2g}, running_var = 0.9 + 0.1·var·N/(N-1) to {rv_err:.2g}.\n",
-           matrix_block("BN1d means (per feature)", fc["mean"]), matrix_block("BN2d means (per channel)", cv["mean"]),
-           "## 2. A conv bias before BN cancels\n",
-           f"- Bias {np.round(part2['bias'], 3).tolist()} shifts the conv output means from "
-           f"{np.round(part2['conv_out_mean_without_bias'], 3).tolist()} to "
-           f"{np.round(part2['conv_out_mean_with_bias'], 3).tolist()}; after BN the outputs with and without the "
-           f"bias differ by at most {part2['max_abs_output_diff']:.2g}.",
-           f"- Its gradient through BN (random dL/dy) is at most {part2['max_abs_bias_grad']:.2g} in absolute value; "
-           f"without BN it would be Σ dL/dy = {np.round(part2['bias_grad_without_bn'], 3).tolist()}. The bias is "
-           "a wasted parameter: BN's β plays its role.\n",
-           "## 3. Scaling weights or inputs by α\n", markdown_table(rows, floatfmt=".3g"),
-           "\n## Observations (computed from this run)\n",
-           f"- Training mode (batch statistics): the largest change over all α is {train_worst:.2g} (at α = "
-           f"{worst_row['alpha']:g}); ε alone predicts {worst_row['train_change_from_eps']:.2g} there "
-           f"((z-μ)/sqrt(σ² + ε/α²) instead of (z-μ)/sqrt(σ² + ε)), and the predicted and measured changes agree "
-           f"to {eps_gap:.2g} over all rows"
-           + (" -- apart from ε, BN undoes the scale exactly." if eps_gap < 1e-9 else
-              " -- **more than ε explains**."),
-           f"- Inference (running statistics from before the scaling): the smallest change is {eval_best:.3g}; "
-           f"the output std goes from {info['eval_out_std_alpha1']:.3g} at α=1 to "
-           + ", ".join(f"{r['eval_out_std']:.3g} (α={r['alpha']:g}, {r['scaled']})" for r in rows) + ".",
-           f"- Even at α = 1, training-mode and inference outputs differ by up to {info['train_eval_gap_alpha1']:.3g}: "
-           f"this batch's statistics are not the running ones ({config.stat_batches} batches, momentum 0.1).",
-           "- Scaling the weights and scaling the inputs give the same numbers: the conv is linear and has no bias, "
-           "so α·W ⋆ x = W ⋆ (α·x)." if all(abs(rows[i]["eval_max_abs_change"] - rows[i + 1]["eval_max_abs_change"])
-                                            <= 1e-9 * max(1.0, rows[i]["eval_max_abs_change"])
-                                            for i in range(0, len(rows), 2))
-           else "- Scaling the weights and the inputs gave different numbers (unexpected for a bias-free conv)."]
-    lab.write_report("\n".join(rep))
+    out.save_metrics("statistics", part1)
+    out.save_metrics("bias_cancel", part2)
+    out.save_metrics("scaling", rows)
+    out.save_metrics("running_stats", info)
+    fc = part1["fc"]
+    worst = max(rows, key=lambda r: r["train_max_abs_change"])
+    facts = {"train_worst": worst["train_max_abs_change"], "train_worst_alpha": worst["alpha"],
+             "train_worst_eps": worst["train_change_from_eps"],
+             "eps_gap": max(abs(r["train_max_abs_change"] - r["train_change_from_eps"]) for r in rows),
+             "eval_best": min(r["eval_max_abs_change"] for r in rows),
+             "running_mean_err": float(np.max(np.abs(fc["running_mean"] - fc["expected_running_mean"]))),
+             "running_var_err": float(np.max(np.abs(fc["running_var"] - fc["expected_running_var"]))),
+             # relative: the changes grow to tens at large α
+             "weights_inputs_gap": max(abs(a["eval_max_abs_change"] - b["eval_max_abs_change"])
+                                       / max(1.0, abs(a["eval_max_abs_change"])) for a, b in zip(rows[0::2], rows[1::2]))}
     summary = (f"bias before BN: output diff {part2['max_abs_output_diff']:.2g}, bias grad "
-               f"{part2['max_abs_bias_grad']:.2g}; scaling: train change <= {train_worst:.2g}, eval change >= "
-               f"{eval_best:.3g}")
-    return {"summary": summary, "fc_vs_conv": part1, "bias_cancel": part2, "scaling": rows, "files": lab.files}
+               f"{part2['max_abs_bias_grad']:.2g}; scaling: train change <= {facts['train_worst']:.2g}, eval change "
+               f">= {facts['eval_best']:.3g}")
+    return {"summary": summary, "fc_vs_conv": part1, "bias_cancel": part2, "scaling": rows, "running_stats": info,
+            **facts}
+
+
+# -- report ---------------------------------------------------------------------------------------
+def variance_sentence(out_var) -> object:
+    if np.all(np.asarray(out_var) < 1):
+        return _("The output variances are just under 1: `ε` in `sqrt(σ² + ε)`.")
+    return None
+
+
+def running_sentence(mean_err: float, var_err: float, tol: float = ROUNDING_TOL):
+    if max(mean_err, var_err) <= tol:
+        return _("Running statistics after one training step (momentum 0.1): `running_mean = 0.1·mean` and "
+                 "`running_var = 0.9 + 0.1·var·N/(N-1)` (the unbiased variance), to {a:.2g} and {b:.2g}.",
+                 a=mean_err, b=var_err)
+    return _("Running statistics after one training step differ from `0.1·mean` by {a:.3g} and from "
+             "`0.9 + 0.1·var·N/(N-1)` by {b:.3g}: **not PyTorch's update**.", a=mean_err, b=var_err)
+
+
+def bias_sentence(output_diff: float, bias_grad: float, tol: float = ROUNDING_TOL):
+    if output_diff <= tol and bias_grad <= tol:
+        return _("After BN the outputs with and without the bias differ by at most {d:.2g}, and the bias's "
+                 "gradient through BN (random `dL/dy`) is at most {g:.2g}: rounding. The bias is a wasted parameter; "
+                 "BN's `β` plays its role.", d=output_diff, g=bias_grad)
+    return _("After BN the outputs with and without the bias differ by up to {d:.3g}, and the bias's gradient "
+             "through BN is up to {g:.3g}: **the bias did not cancel**.", d=output_diff, g=bias_grad)
+
+
+def train_sentence(result: dict, tol: float = ROUNDING_TOL):
+    parts = dict(w=result["train_worst"], a=result["train_worst_alpha"], e=result["train_worst_eps"],
+                 g=result["eps_gap"])
+    if result["eps_gap"] < tol:
+        return _("Training mode (batch statistics): the largest change over all α is {w:.2g} (at α = {a:g}); `ε` "
+                 "alone predicts {e:.2g} there (`(z-μ)/sqrt(σ² + ε/α²)` instead of `(z-μ)/sqrt(σ² + ε)`), and "
+                 "prediction and measurement agree to {g:.2g} over all rows: apart from `ε`, BN undoes the scale "
+                 "exactly.", **parts)
+    return _("Training mode (batch statistics): the largest change over all α is {w:.2g} (at α = {a:g}); `ε` "
+             "alone predicts {e:.2g} there, but prediction and measurement differ by up to {g:.2g}: **more than "
+             "`ε` explains**.", **parts)
+
+
+def eval_sentence(result: dict, tol: float = ROUNDING_TOL):
+    info = result["running_stats"]
+    stds = join([_("{s:.3g} (α = {a:g}, {what})", s=r["eval_out_std"], a=r["alpha"], what=_(SCALED[r["scaled"]]))
+                 for r in result["scaling"]])
+    if result["eval_best"] > tol:
+        return _("Inference (running statistics from before the scaling): every α changes the output, by at least "
+                 "{b:.3g}; the output std goes from {s:.3g} at α = 1 to {stds}.", b=result["eval_best"],
+                 s=info["eval_out_std_alpha1"], stds=stds)
+    return _("Inference (running statistics from before the scaling): the smallest change is only {b:.3g}; the "
+             "output std goes from {s:.3g} at α = 1 to {stds}.", b=result["eval_best"],
+             s=info["eval_out_std_alpha1"], stds=stds)
+
+
+def mode_gap_sentence(gap: float, stat_batches: int, tol: float = ROUNDING_TOL):
+    if gap > tol:
+        return _("Even at α = 1, training-mode and inference outputs differ by up to {g:.3g}: this batch's "
+                 "statistics are not the running ones ({n} batches, momentum 0.1).", g=gap, n=stat_batches)
+    return _("At α = 1, training-mode and inference outputs agree (difference {g:.2g}).", g=gap)
+
+
+def weights_inputs_sentence(gap: float, tol: float = ROUNDING_TOL):
+    if gap <= tol:  # relative to the change
+        return _("Scaling the weights and scaling the inputs give the same numbers: the conv is linear and has no "
+                 "bias, so `α·W ⋆ x = W ⋆ (α·x)`.")
+    return _("Scaling the weights and scaling the inputs gave different numbers (by up to {g:.3g} of the change), unexpected for "
+             "a bias-free conv.", g=gap)
+
+
+SCALED = {"weights": N_("weights"), "inputs": N_("inputs")}
+
+
+def report(result: dict, config: Config, doc) -> None:
+    fc, cv = result["fc_vs_conv"]["fc"], result["fc_vs_conv"]["conv"]
+    b = result["bias_cancel"]
+    doc.para(_("**Question.** How does batch normalization differ between fully connected and convolutional "
+               "layers, is a conv bias before BN of any use, and what does scaling the weights or the inputs by α "
+               "change in training and at inference?"))
+    doc.plot(plot_batchnorm(result, config), "batchnorm",
+             _("Left and middle: the statistics BN keeps (row 0 mean, row 1 variance). Right: the largest output "
+               "change when the weights or the inputs are scaled by α."))
+    doc.heading(_("1. Fully connected (`BatchNorm1d`) against convolutional (`BatchNorm2d`)"))
+    doc.bullets([
+        _("`BatchNorm1d` on x of shape ({n}, {f}): {k} means and variances, each over {v} values (the batch). "
+          "Library against the hand-normalized x: largest difference {d:.2g}. Output per-feature `|mean|` ≤ "
+          "{m:.2g}, variances `{var}`.", n=config.batch_size, f=config.num_features, k=fc["num_stats"],
+          v=fc["values_per_stat"], d=fc["max_diff_vs_hand"], m=float(np.max(np.abs(fc["out_mean"]))),
+          var=", ".join(f"{v:.6f}" for v in fc["out_var"])),
+        variance_sentence(fc["out_var"]),
+        _("`BatchNorm2d` on x of shape ({n}, {c}, {s}, {s}): {k} means and variances, each over `N·H·W` = {v} "
+          "values. Library against hand: largest difference {d:.2g}. Normalizing each position separately "
+          "(`BatchNorm1d` on the flattened map) would need {p} statistics from {n} values each.",
+          n=config.batch_size, c=config.out_channels, s=config.image_size, k=cv["num_stats"],
+          v=cv["values_per_stat"], d=cv["max_diff_vs_hand"], p=cv["per_position_stats_if_bn1d"]),
+        running_sentence(result["running_mean_err"], result["running_var_err"]),
+    ])
+    doc.para(_("`BatchNorm1d` means (per feature):"))
+    doc.code(format_matrix(fc["mean"]))
+    doc.para(_("`BatchNorm2d` means (per channel):"))
+    doc.code(format_matrix(cv["mean"]))
+    doc.heading(_("2. A conv bias before BN cancels"))
+    doc.bullets([
+        _("The bias `{b}` moves the conv output means from `{m0}` to `{m1}`.", b=_round(b["bias"]),
+          m0=_round(b["conv_out_mean_without_bias"]), m1=_round(b["conv_out_mean_with_bias"])),
+        bias_sentence(b["max_abs_output_diff"], b["max_abs_bias_grad"]),
+        _("Without BN the bias's gradient would be `Σ dL/dy` = `{g}`.", g=_round(b["bias_grad_without_bn"])),
+    ])
+    doc.heading(_("3. Scaling the weights or the inputs by α"))
+    doc.table([("alpha", "α", "g"), ("scaled", _("scaled"), ""),
+               ("train_max_abs_change", _("largest change, training mode"), ".3g"),
+               ("train_change_from_eps", _("predicted by `ε`"), ".3g"),
+               ("eval_max_abs_change", _("largest change, inference"), ".3g"),
+               ("train_out_std", _("output std, training"), ".3g"), ("eval_out_std", _("output std, inference"), ".3g")],
+              [{**r, "scaled": _(SCALED[r["scaled"]])} for r in result["scaling"]])
+    doc.heading(_("Observations (computed from this run)"))
+    doc.bullets([train_sentence(result), eval_sentence(result),
+                 mode_gap_sentence(result["running_stats"]["train_eval_gap_alpha1"], config.stat_batches),
+                 weights_inputs_sentence(result["weights_inputs_gap"])])
+
+
+def _round(values) -> str:
+    return ", ".join(f"{v:.3f}" for v in np.ravel(values))

@@ -1,35 +1,31 @@
-"""Annotated heatmaps and plain-text matrices for the convolution labs.
+"""Small matrices of the convolution labs: parsed from the command line, written as text, drawn as
+annotated heat maps with a colour bar.
 
-Every walkthrough lab shows small matrices twice: printed as text (stdout and
-report.md) and drawn as a heatmap with the value written in each cell.
+A walkthrough lab shows each matrix twice: as aligned text in the report (:func:`format_matrix`)
+and as a heat map with the value written in each cell (:func:`heatmap_grid`). Titles and colour-bar
+labels come from the lab (translated messages); this module has no text of its own.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .common import new_figure
+from .plotting import colorbar, new_figure
 
 
 def format_matrix(matrix, fmt: str = ".4g") -> str:
-    """A 2-D (or 1-D) array as aligned text rows, e.g. for a Markdown code block."""
+    """A 2-D (or 1-D) array as aligned text rows, e.g. for a code block of the report."""
     m = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
     cells = [[format(float(v) + 0.0, fmt) for v in row] for row in m]  # + 0.0: print -0.0 as 0
     width = max(len(c) for row in cells for c in row)
     return "\n".join("[" + "  ".join(c.rjust(width) for c in row) + "]" for row in cells)
 
 
-def matrix_block(title: str, matrix, fmt: str = ".4g") -> str:
-    """``title`` and the matrix in a fenced code block (Markdown)."""
-    m = np.asarray(matrix)
-    return f"**{title}** {tuple(m.shape)}\n\n```\n{format_matrix(m, fmt)}\n```\n"
+def draw_heatmap(fig, ax, matrix, title="", fmt: str = ".3g", cmap: str = "viridis", symmetric: bool = False,
+                 annotate: bool = True, label=None):
+    """Draw ``matrix`` (2-D) on ``ax`` with each value written in its cell and a colour bar; return the image.
 
-
-def draw_heatmap(ax, matrix, title: str = "", fmt: str = ".3g", cmap: str = "viridis",
-                 symmetric: bool = False, annotate: bool = True) -> None:
-    """Draw ``matrix`` (2-D) on ``ax`` with each value written in its cell.
-
-    ``symmetric=True`` centres a diverging colour map on 0 (for gradients, signed kernels).
-    Text colour flips to stay readable on dark and light cells.
+    ``symmetric=True`` centres a diverging colour map on 0 (gradients, signed kernels). The text
+    colour flips to stay readable on dark and light cells.
     """
     m = np.atleast_2d(np.asarray(matrix, dtype=np.float64))
     if symmetric:
@@ -40,6 +36,7 @@ def draw_heatmap(ax, matrix, title: str = "", fmt: str = ".3g", cmap: str = "vir
         if vmin == vmax:  # a constant matrix: still a valid colour range
             vmin, vmax = vmin - 1.0, vmax + 1.0
     im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.grid(False)
     ax.set_title(title, fontsize=9)
     ax.set_xticks(range(m.shape[1]))
     ax.set_yticks(range(m.shape[0]))
@@ -50,11 +47,13 @@ def draw_heatmap(ax, matrix, title: str = "", fmt: str = ".3g", cmap: str = "vir
             lum = 0.299 * light[0] + 0.587 * light[1] + 0.114 * light[2]
             ax.text(j, i, format(v + 0.0, fmt), ha="center", va="center", fontsize=7 if m.shape[1] <= 6 else 5,
                     color="black" if lum > 0.5 else "white")
+    colorbar(fig, im, ax, label)
+    return im
 
 
-def heatmap_grid(items: list[tuple[str, np.ndarray]], ncols: int = 4, fmt: str = ".3g",
-                 symmetric: bool = False, cell: float = 3.2):
-    """One figure with an annotated heatmap per ``(title, matrix)``; returns the figure."""
+def heatmap_grid(items: list[tuple[object, np.ndarray]], ncols: int = 4, fmt: str = ".3g",
+                 symmetric: bool = False, cell: float = 3.4, label=None):
+    """One figure with an annotated heat map and colour bar per ``(title, matrix)``; returns the figure."""
     n = len(items)
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
@@ -62,7 +61,7 @@ def heatmap_grid(items: list[tuple[str, np.ndarray]], ncols: int = 4, fmt: str =
     for k, ax in enumerate(axes.flat):
         if k < n:
             title, m = items[k]
-            draw_heatmap(ax, m, title, fmt=fmt, symmetric=symmetric)
+            draw_heatmap(fig, ax, m, title, fmt=fmt, symmetric=symmetric, label=label)
         else:
             ax.axis("off")
     fig.tight_layout()
@@ -72,8 +71,8 @@ def heatmap_grid(items: list[tuple[str, np.ndarray]], ncols: int = 4, fmt: str =
 def parse_matrix(text: str, name: str = "matrix") -> np.ndarray:
     """'1,2;3,4' -> [[1., 2.], [3., 4.]] (rows split by ';', entries by ','), float64.
 
-    A single row ('1,2,3') gives a 1-D array. Ragged rows or non-numbers raise a
-    ValueError that names the option and the offending row.
+    A single row ('1,2,3') gives a 1-D array. Ragged rows or non-numbers raise a ValueError
+    that names the option and the offending row.
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{name}: expected rows like '1,2;3,4', got {text!r}")
@@ -92,3 +91,14 @@ def parse_matrix(text: str, name: str = "matrix") -> np.ndarray:
     if not np.all(np.isfinite(m)):
         raise ValueError(f"{name}: entries must be finite numbers")
     return m[0] if len(rows) == 1 else m
+
+
+def matrix_option(text: str, name: str) -> np.ndarray:
+    """:func:`parse_matrix` for a Config field: a bad matrix is a ConfigError (a one-line usage error)."""
+    from .config import ConfigError
+
+    try:
+        return parse_matrix(text, name)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+

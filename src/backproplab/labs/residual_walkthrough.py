@@ -1,8 +1,8 @@
 """Lab: a residual block by hand -- every intermediate matrix of conv, ReLU, skip, ReLU, pool, GAP.
 
-The question: what exactly comes out of each step of a tiny residual block on the
-assignment's 5x5 input and 3x3 filter, and how does the pooling convention (floor vs
-ceil) change the result?
+The question (document 002, practical question 1): what exactly comes out of each step of a tiny
+residual block on the assignment's 5x5 input and 3x3 filter, and how does the pooling convention
+(floor vs ceil) change the result?
 
     Z   = W ⋆ X            (stride 1, padding 1: 5x5 -> 5x5; ⋆ = cross-correlation)
     A   = ReLU(Z)
@@ -11,11 +11,10 @@ ceil) change the result?
     P   = MaxPool2d(2, stride 2)(H)     floor mode -> 2x2, ceil mode -> 3x3
     g   = GlobalAvgPool(P)              one number
 
-Every step is the library's own layer (Conv2d, ReLU, MaxPool2d, AdaptiveAvgPool2d).
-Conventions: deep-learning "convolution" is cross-correlation (the kernel is not
-flipped), as in PyTorch's ``nn.Conv2d``; pooling output size is
-floor((H + 2p - k)/s) + 1, or ceil(...) + 1 with ``ceil_mode=True`` (the last,
-partial window is kept).
+Every step is the library's own layer (Conv2d, ReLU, MaxPool2d, AdaptiveAvgPool2d), and S is
+checked against the library's ``Residual`` block. Conventions: deep-learning "convolution" is
+cross-correlation (the kernel is not flipped), as in PyTorch's ``nn.Conv2d``; the pooled size is
+floor((H - k)/s) + 1, or ceil(...) + 1 with ``ceil_mode=True`` (the last, partial window is kept).
 
 Reference: He et al. 2016, "Deep residual learning for image recognition";
 https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html
@@ -23,157 +22,227 @@ https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .common import LabRun, markdown_table
-from .heatmap import format_matrix, heatmap_grid, matrix_block, parse_matrix
+from ..report.document import CodeText
+from ..report.i18n import N_, _, join
+from .config import ConfigError, LabConfig, option, quick
+from .heatmap import format_matrix, heatmap_grid, matrix_option
 
 NAME = "residual-walkthrough"
-TITLE = "Residual block walkthrough: conv, ReLU, skip, ReLU, max-pool (floor/ceil), global average pool"
+TITLE = N_("Residual block by hand: conv, ReLU, skip, ReLU, max-pool (floor and ceil), global average pool")
+SUMMARY = N_("every matrix of a small residual block on the assignment's 5x5 input; floor vs ceil pooling")
+QUESTIONS = ("002/P1.1", "002/P1.2", "002/P1.3", "002/P1.4", "002/P1.5")
 
-#: the assignment's fixed input and filter
+#: the assignment's fixed input and filter (document 002, practical question 1)
 DEFAULT_X = "100,150,200,50,30;80,120,180,255,90;40,70,110,230,200;30,60,100,150,120;20,50,80,100,90"
 DEFAULT_W = "0.1,-0.2,0.1;-0.1,0.4,0.1;0.2,-0.1,0.1"
+#: the steps in order: result key and the name shown (also the key of matrices.json)
+STEPS = {"X": "X", "W": "W", "Z": "Z = conv(X)", "A": "A = ReLU(Z)", "S": "S = A + X", "H": "H = ReLU(S)",
+         "P_floor": "P floor", "P_ceil": "P ceil"}
+#: hand and layer results closer than this (relative to the value) agree
+AGREE_TOL = 1e-9
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = 0                 # unused (nothing random); kept for the common lab interface
-    quick: bool = False           # the lab is instant either way
-    x: str = DEFAULT_X            # input image, rows split by ';' (square or not)
-    weight: str = DEFAULT_W       # conv filter, rows split by ';'
-    padding: int = 1              # conv zero padding (stride is 1)
-    pool: int = 2                 # max-pool kernel size = stride
-    echo: bool = True             # print every matrix to stdout
+class Config(LabConfig):
+    x: str = option(DEFAULT_X, "input image X: rows split by ';', entries by ','")
+    weight: str = option(DEFAULT_W, "conv filter W (odd size): rows split by ';', entries by ','")
+    padding: int = option(1, "zero padding of the convolution (stride 1); the skip needs (kernel_size - 1) / 2",
+                          low=0, high=50)
+    pool: int = option(2, "max-pool kernel size = stride", low=1, high=100)
 
-    def __post_init__(self):
-        x = np.atleast_2d(parse_matrix(self.x, "--x"))  # malformed input is a usage error, before any work
-        w = np.atleast_2d(parse_matrix(self.weight, "--weight"))
-        if self.padding < 0 or self.pool < 1:
-            raise ValueError(f"padding must be >= 0 and pool >= 1, got padding={self.padding}, pool={self.pool}")
+    def check(self) -> None:
+        x, w = matrices(self)
         out = tuple(n + 2 * self.padding - k + 1 for n, k in zip(x.shape, w.shape))
         if out != x.shape:
-            raise ValueError(f"the skip connection adds the input {x.shape} to the conv output {out} (kernel "
-                             f"{w.shape}, padding {self.padding}): they must match, so use an odd kernel and "
-                             "padding = (kernel_size - 1) / 2")
+            raise ConfigError(f"the skip connection adds the input {x.shape} to the conv output {out} (kernel "
+                              f"{w.shape}, --padding {self.padding}): they must match, so use an odd kernel and "
+                              "--padding (kernel_size - 1) / 2")
+        if self.pool > min(x.shape):
+            raise ConfigError(f"--pool {self.pool} is larger than the {x.shape[0]}x{x.shape[1]} input; "
+                              f"use --pool {min(x.shape)} or less")
+
+    def quick(self) -> "Config":
+        return quick(self)  # the lab takes a fraction of a second either way
 
 
-def _layers(weight: np.ndarray, padding: int, pool: int):
-    from ..nn import ReLU
+def matrices(config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """(X, W) of ``config`` as 2-D float64 arrays (a bad matrix is a ConfigError)."""
+    return (np.atleast_2d(matrix_option(config.x, "--x")), np.atleast_2d(matrix_option(config.weight, "--weight")))
+
+
+def walkthrough(x: np.ndarray, weight: np.ndarray, padding: int = 1, pool: int = 2) -> dict[str, np.ndarray]:
+    """Every intermediate of the block (2-D float64 arrays keyed as :data:`STEPS`), the two global
+    average pools (``gap_floor``, ``gap_ceil``) and the largest difference between S and the library's
+    ``Residual`` block (``residual_block_diff``)."""
+    from ..nn import ReLU, Sequential
     from ..nn.conv import Conv2d
     from ..nn.pooling import AdaptiveAvgPool2d, MaxPool2d
+    from ..nn.residual import Residual
 
+    if x.ndim != 2 or weight.ndim != 2:
+        raise ValueError(f"x and weight must be 2-D matrices, got shapes {x.shape} and {weight.shape}")
     kh, kw = weight.shape
     conv = Conv2d(1, 1, kernel_size=(kh, kw), stride=1, padding=padding, bias=False,
                   rng=np.random.default_rng(0), dtype=np.float64)
     conv.weight.data[...] = weight.reshape(1, 1, kh, kw)  # (out, in, kh, kw)
-    return dict(conv=conv, relu1=ReLU(), relu2=ReLU(),
-                pool_floor=MaxPool2d(pool, stride=pool, ceil_mode=False),
-                pool_ceil=MaxPool2d(pool, stride=pool, ceil_mode=True),
-                gap=AdaptiveAvgPool2d(1))
-
-
-def walkthrough(x: np.ndarray, weight: np.ndarray, padding: int = 1, pool: int = 2) -> dict[str, np.ndarray]:
-    """Every intermediate of the block as 2-D arrays (float64), keyed by step name."""
-    if x.ndim != 2 or weight.ndim != 2:
-        raise ValueError(f"x and weight must be 2-D matrices, got shapes {x.shape} and {weight.shape}")
-    L = _layers(weight, padding, pool)
     x4 = x.reshape(1, 1, *x.shape)  # (N=1, C=1, H, W)
-    z = L["conv"].forward(x4)
+    z = conv.forward(x4)
     if z.shape != x4.shape:
         raise ValueError(f"the skip connection adds the input {x.shape} to the conv output {z.shape[2:]}: "
-                         f"they must match (use padding = (kernel_size - 1) / 2 with an odd kernel)")
-    a = L["relu1"].forward(z)
+                         "they must match (use padding = (kernel_size - 1) / 2 with an odd kernel)")
+    a = ReLU().forward(z)
     s = a + x4
-    # the same S through the library's Residual block (identity shortcut) must agree
-    from ..nn import Sequential
-    from ..nn.residual import Residual
-
-    s_block = Residual(Sequential(L["conv"], type(L["relu1"])())).forward(x4)
-    if not np.allclose(s_block, s, rtol=0, atol=1e-9):
-        raise AssertionError("Residual block and the step-by-step skip connection disagree")
-    h = L["relu2"].forward(s)
-    p_floor = L["pool_floor"].forward(h)
-    p_ceil = L["pool_ceil"].forward(h)
-    g_floor = L["gap"].forward(p_floor)
-    g_ceil = L["gap"].forward(p_ceil)
-    return {"X": x, "W": weight, "Z = conv(X)": z[0, 0], "A = ReLU(Z)": a[0, 0], "S = A + X": s[0, 0],
-            "H = ReLU(S)": h[0, 0], "P floor": p_floor[0, 0], "P ceil": p_ceil[0, 0],
-            "GAP floor": g_floor[0, 0], "GAP ceil": g_ceil[0, 0]}
+    s_block = Residual(Sequential(conv, ReLU())).forward(x4)  # the same S through the library's block
+    h = ReLU().forward(s)
+    p_floor = MaxPool2d(pool, stride=pool, ceil_mode=False).forward(h)
+    p_ceil = MaxPool2d(pool, stride=pool, ceil_mode=True).forward(h)
+    gap = AdaptiveAvgPool2d(1)
+    return {"X": x, "W": weight, "Z": z[0, 0], "A": a[0, 0], "S": s[0, 0], "H": h[0, 0], "P_floor": p_floor[0, 0],
+            "P_ceil": p_ceil[0, 0], "gap_floor": float(gap.forward(p_floor).squeeze()),
+            "gap_ceil": float(gap.forward(p_ceil).squeeze()),
+            "residual_block_diff": float(np.max(np.abs(s_block - s)))}
 
 
-def _pool_windows(n: int, k: int, ceil: bool) -> list[tuple[int, int]]:
-    """Row (or column) ranges [start, stop) of each pooling window, for the report's text."""
+def pool_windows(n: int, k: int, ceil: bool) -> list[list[int]]:
+    """Ranges [start, stop) of the pooling windows along one axis of length n (kernel = stride = k)."""
     out = (-(-(n - k) // k) if ceil else (n - k) // k) + 1
     if ceil and (out - 1) * k >= n:  # PyTorch: the last window must start inside the input
         out -= 1
-    return [(i * k, min(i * k + k, n)) for i in range(out)]
+    return [[i * k, min(i * k + k, n)] for i in range(out)]
 
 
-def run(config: Config, out_dir: Path) -> dict:
-    lab = LabRun(out_dir, config)
-    x = np.atleast_2d(parse_matrix(config.x, "--x"))
-    weight = np.atleast_2d(parse_matrix(config.weight, "--weight"))
-    m = walkthrough(x, weight, config.padding, config.pool)
-
-    # -- numbers for the observations ------------------------------------------------------
-    z, a, s, h = m["Z = conv(X)"], m["A = ReLU(Z)"], m["S = A + X"], m["H = ReLU(S)"]
+def centre_terms(x: np.ndarray, weight: np.ndarray, padding: int) -> dict:
+    """The centre output as its kh·kw products, written out: what Z[i, j] is made of."""
     ci, cj = x.shape[0] // 2, x.shape[1] // 2
     kh, kw = weight.shape
-    pad = np.pad(x, config.padding)
-    patch = pad[ci:ci + kh, cj:cj + kw]
+    patch = np.pad(x, padding)[ci:ci + kh, cj:cj + kw]
     products = patch * weight
-    relu1_zeroed = int(np.sum(z < 0))
-    relu2_zeroed = int(np.sum(s < 0))
-    windows_floor = _pool_windows(x.shape[0], config.pool, False)
-    windows_ceil = _pool_windows(x.shape[0], config.pool, True)
-    g_floor, g_ceil = float(m["GAP floor"].squeeze()), float(m["GAP ceil"].squeeze())
+    terms = " + ".join(f"{p:g}·{w:g}" if w >= 0 else f"{p:g}·({w:g})" for p, w in zip(patch.ravel(), weight.ravel()))
+    return {"i": ci, "j": cj, "terms": terms, "row_sums": products.sum(axis=1).tolist(),
+            "hand": float(products.sum())}
 
-    metrics = {name: np.asarray(v).tolist() for name, v in m.items()}
-    metrics.update(center=[ci, cj], center_products=products.tolist(), relu1_zeroed=relu1_zeroed,
-                   relu2_zeroed=relu2_zeroed, gap_floor=g_floor, gap_ceil=g_ceil)
-    lab.save_metrics("matrices", metrics)
-    rows = [{"step": k, "shape": "x".join(map(str, np.shape(v))) or "1", "min": float(np.min(v)),
-             "max": float(np.max(v)), "mean": float(np.mean(v))} for k, v in m.items()]
-    lab.save_metrics("steps", rows)
 
-    if config.echo:
-        for name, v in m.items():
-            print(f"{name} {np.shape(v)}:\n{format_matrix(v, '.6g')}\n")
+def run(config: Config, out) -> dict:
+    x, weight = matrices(config)
+    m = walkthrough(x, weight, config.padding, config.pool)
+    steps = {k: m[k] for k in STEPS}
+    centre = centre_terms(x, weight, config.padding)
+    centre["layer"] = float(m["Z"][centre["i"], centre["j"]])
+    rows = [{"step": STEPS[k], "shape": "x".join(map(str, v.shape)), "min": float(v.min()), "max": float(v.max()),
+             "mean": float(v.mean())} for k, v in steps.items()]
+    out.save_metrics("steps", rows)
+    # the names of matrices.json are those the course map's hints quote
+    out.save_metrics("matrices", {**{STEPS[k]: v for k, v in steps.items()}, "gap_floor": m["gap_floor"],
+                                  "gap_ceil": m["gap_ceil"], "center": [centre["i"], centre["j"]]})
+    windows = {f"{mode}_{axis}": pool_windows(n, config.pool, mode == "ceil")
+               for mode in ("floor", "ceil") for axis, n in (("rows", x.shape[0]), ("cols", x.shape[1]))}
+    summary = (f"Z centre {centre['layer']:.6g}; GAP floor {m['gap_floor']:.6g} (pool "
+               f"{'x'.join(map(str, m['P_floor'].shape))}), ceil {m['gap_ceil']:.6g} "
+               f"(pool {'x'.join(map(str, m['P_ceil'].shape))})")
+    return {"summary": summary, "steps": {k: v.tolist() for k, v in steps.items()},
+            "gap_floor": m["gap_floor"], "gap_ceil": m["gap_ceil"], "residual_block_diff": m["residual_block_diff"],
+            "centre": centre, "relu1_zeroed": int(np.sum(m["Z"] < 0)), "relu2_zeroed": int(np.sum(m["S"] < 0)),
+            "input_nonnegative": bool(np.all(x >= 0)), "windows": windows, "rows": rows}
 
-    items = [(k, np.atleast_2d(v)) for k, v in m.items() if not k.startswith("GAP")]
-    lab.savefig(heatmap_grid(items, ncols=4, fmt=".4g"), "matrices")
 
-    # -- report ----------------------------------------------------------------------------
-    rep = [f"# {TITLE}\n",
-           "Conventions: the convolution is **cross-correlation** (Y[i,j] = Σ_{u,v} W[u,v]·X_pad[i+u, j+v], "
-           "kernel not flipped, as in PyTorch's `nn.Conv2d`), stride 1, zero padding "
-           f"{config.padding}. Max-pooling uses a {config.pool}x{config.pool} window with stride {config.pool}: "
-           "floor mode drops a partial last window, ceil mode keeps it (PyTorch `ceil_mode=True`).\n",
-           "![matrices](matrices.png)\n", markdown_table(rows, floatfmt=".6g"), "\n## Every matrix\n"]
-    rep += [matrix_block(k, v, ".6g") for k, v in m.items()]
-    terms = " + ".join(f"{p:g}·{w:g}" for p, w in zip(patch.ravel(), weight.ravel()))
-    rep.append("\n## Observations (computed from this run)\n")
-    rep.append(f"- Centre output Z[{ci},{cj}] = {terms} = {float(products.sum()):.6g} "
-               f"(row sums of the products: {', '.join(f'{v:.6g}' for v in products.sum(axis=1))}); "
-               f"the layer gives {float(z[ci, cj]):.6g}.")
-    rep.append(f"- The first ReLU set {relu1_zeroed} of {z.size} conv outputs to zero"
-               + (" -- every conv output was already non-negative, so A = Z." if relu1_zeroed == 0 else "."))
-    rep.append(f"- After the skip connection {relu2_zeroed} entries of S are negative"
-               + (" (the input is non-negative and A >= 0, so S >= 0 and the second ReLU is the identity)."
-                  if relu2_zeroed == 0 else "; the second ReLU zeroes them."))
-    rep.append(f"- The skip connection raises the mean from {float(a.mean()):.6g} (A) to {float(s.mean()):.6g} "
-               f"(S): it adds the input's mean {float(x.mean()):.6g}.")
-    rep.append(f"- Floor mode: windows over rows/cols {windows_floor} -> {m['P floor'].shape[0]}x"
-               f"{m['P floor'].shape[1]}; the last row and column of H are ignored. Ceil mode: windows "
-               f"{windows_ceil} -> {m['P ceil'].shape[0]}x{m['P ceil'].shape[1]}.")
-    rep.append(f"- Global average pool: {g_floor:.6g} (floor) vs {g_ceil:.6g} (ceil): the convention changes "
-               f"the block's single output by {g_ceil - g_floor:+.6g}"
-               + (f" ({(g_ceil - g_floor) / g_floor:+.1%} of the floor value)." if g_floor != 0 else "."))
-    lab.write_report("\n".join(rep))
-    summary = (f"Z centre {float(z[ci, cj]):.6g}; GAP floor {g_floor:.6g} (pool {m['P floor'].shape}), "
-               f"ceil {g_ceil:.6g} (pool {m['P ceil'].shape})")
-    return {"summary": summary, "gap_floor": g_floor, "gap_ceil": g_ceil,
-            "matrices": {k: np.asarray(v).tolist() for k, v in m.items()}, "files": lab.files}
+# -- report ---------------------------------------------------------------------------------------
+def agree_sentence(centre: dict, tol: float = AGREE_TOL):
+    """The centre output written out as its products, and whether the layer gives the same number."""
+    hand, layer = centre["hand"], centre["layer"]
+    parts = dict(i=centre["i"], j=centre["j"], terms=centre["terms"], hand=hand, layer=layer,
+                 rows=", ".join(f"{v:.6g}" for v in centre["row_sums"]))
+    if abs(hand - layer) <= tol * max(1.0, abs(hand)):
+        return _("Centre output `Z[{i},{j}] = {terms}` = {hand:.6g} (row sums `{rows}`); the library's `Conv2d` "
+                 "gives the same {layer:.6g}.", **parts)
+    return _("Centre output `Z[{i},{j}] = {terms}` = {hand:.6g} (row sums `{rows}`), but the library's `Conv2d` "
+             "gives {layer:.6g}: **they disagree**.", **parts)
+
+
+def relu1_sentence(zeroed: int, total: int):
+    if zeroed == 0:
+        return _("The first ReLU set none of the {n} conv outputs to zero: every conv output was already "
+                 "non-negative, so `A = Z`.", n=total)
+    return _("The first ReLU set {k} of the {n} conv outputs to zero (the negative ones).", k=zeroed, n=total)
+
+
+def relu2_sentence(negative: int, input_nonnegative: bool):
+    if negative:
+        return _("After the skip connection {k} entries of `S` are negative; the second ReLU sets them to zero.",
+                 k=negative)
+    if input_nonnegative:
+        return _("After the skip connection no entry of `S` is negative: the input is non-negative and `A ≥ 0`, "
+                 "so `S ≥ 0` and the second ReLU changes nothing.")
+    return _("After the skip connection no entry of `S` is negative, so the second ReLU changes nothing.")
+
+
+def pool_sentence(windows: dict, p_floor, p_ceil):
+    """Which rows and columns each pooling mode covers, and what floor mode leaves out."""
+    def shape(p):
+        return "x".join(map(str, np.shape(p)))
+
+    covered_rows, covered_cols = windows["floor_rows"][-1][1], windows["floor_cols"][-1][1]
+    n_rows, n_cols = windows["ceil_rows"][-1][1], windows["ceil_cols"][-1][1]
+    parts = dict(fr=str(windows["floor_rows"]), fc=str(windows["floor_cols"]), cr=str(windows["ceil_rows"]),
+                 cc=str(windows["ceil_cols"]), sf=shape(p_floor), sc=shape(p_ceil))
+    if covered_rows == n_rows and covered_cols == n_cols:
+        return _("The windows tile `H` exactly (rows `{fr}`, columns `{fc}`): floor and ceil mode agree, "
+                 "`{sf}`.", **parts)
+    left_out = [_("row {i}", i=i) for i in range(covered_rows, n_rows)]
+    left_out += [_("column {j}", j=j) for j in range(covered_cols, n_cols)]
+    return _("Floor mode: windows over rows `{fr}` and columns `{fc}` give `{sf}`; it never looks at {left} of `H`. "
+             "Ceil mode keeps the partial last windows (rows `{cr}`, columns `{cc}`) and gives `{sc}`.",
+             left=join(left_out), **parts)
+
+
+def gap_sentence(g_floor: float, g_ceil: float):
+    if g_ceil == g_floor:
+        return _("Global average pool: {f:.6g} in both modes; the pooling convention does not change the block's "
+                 "output here.", f=g_floor)
+    if g_floor == 0:
+        return _("Global average pool: {f:.6g} (floor) against {c:.6g} (ceil): the convention changes the block's "
+                 "single output by {d:+.6g}.", f=g_floor, c=g_ceil, d=g_ceil - g_floor)
+    return _("Global average pool: {f:.6g} (floor) against {c:.6g} (ceil): the convention changes the block's "
+             "single output by {d:+.6g} ({r:+.1%} of the floor value).", f=g_floor, c=g_ceil, d=g_ceil - g_floor,
+             r=(g_ceil - g_floor) / g_floor)
+
+
+def residual_sentence(diff: float, tol: float = AGREE_TOL):
+    if diff <= tol:
+        return _("The library's `Residual(Sequential(conv, ReLU()))` gives the same `S` (largest difference "
+                 "{d:.2g}).", d=diff)
+    return _("The library's `Residual(Sequential(conv, ReLU()))` gives another `S` (largest difference {d:.3g}): "
+             "**the block and the step-by-step sum disagree**.", d=diff)
+
+
+def report(result: dict, config: Config, doc) -> None:
+    steps = {k: np.asarray(v) for k, v in result["steps"].items()}
+    doc.para(_("**Question.** What comes out of each step of a residual block (conv, ReLU, skip connection, "
+               "ReLU, max-pool, global average pool) on the assignment's input, and how does the pooling "
+               "convention change the result?"))
+    doc.para(_("Conventions: the convolution is cross-correlation, `Y[i,j] = Σ_u,v W[u,v]·X_pad[i+u, j+v]` (the "
+               "kernel is not flipped, as in PyTorch's `nn.Conv2d`), stride 1, zero padding {p}. Max-pooling uses "
+               "a {k}x{k} window with stride {k}: floor mode drops a partial last window, ceil mode keeps it "
+               "(PyTorch's `ceil_mode=True`).", p=config.padding, k=config.pool))
+    doc.table([("step", _("step"), ""), ("shape", _("shape"), ""), ("min", _("min"), ".6g"),
+               ("max", _("max"), ".6g"), ("mean", _("mean"), ".6g")],
+              [{**r, "step": CodeText(r["step"])} for r in result["rows"]])
+    doc.plot(heatmap_grid([(name, steps[k]) for k, name in STEPS.items()], ncols=4, fmt=".4g", label=_("value")),
+             "matrices", _("Every matrix of the block, with its values."))
+    doc.heading(_("Every matrix"))
+    for k, name in STEPS.items():
+        doc.para(_("`{name}`, shape {shape}:", name=name, shape="x".join(map(str, steps[k].shape))))
+        doc.code(format_matrix(steps[k], ".6g"))
+    doc.heading(_("Observations (computed from this run)"))
+    doc.bullets([
+        agree_sentence(result["centre"]),
+        relu1_sentence(result["relu1_zeroed"], steps["Z"].size),
+        relu2_sentence(result["relu2_zeroed"], result["input_nonnegative"]),
+        _("The skip connection moves the mean from {a:.6g} (`A`) to {s:.6g} (`S`): it adds the input's mean "
+          "{x:.6g}.", a=float(steps["A"].mean()), s=float(steps["S"].mean()), x=float(steps["X"].mean())),
+        residual_sentence(result["residual_block_diff"]),
+        pool_sentence(result["windows"], steps["P_floor"], steps["P_ceil"]),
+        gap_sentence(result["gap_floor"], result["gap_ceil"]),
+    ])
