@@ -1,6 +1,5 @@
 """001 Q3: the hand-derived gradients of the small CNN, the library's backward, PyTorch autograd, and the
 formulas the document's solution prints."""
-import numpy as np
 import pytest
 
 from backproplab.calc.cnn_gradients import (PASS_TOL, build_network, cnn_gradients, library_gradients,

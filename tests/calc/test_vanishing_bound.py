@@ -1,4 +1,5 @@
-"""001 Q6(a): the vanishing-gradient bound with the document's layer numbering 0..L."""
+"""vanishing_bound: σ^(L-i)·||δ_L|| by hand for the sigmoid's 1/4, with 001 Q6(a)'s layer numbering 0..L
+(index_base=0) as well as 1..L, against random and tight chains; errors that say how to fix them."""
 import pytest
 
 from backproplab.calc import vanishing_bound
@@ -30,3 +31,24 @@ def test_random_chains_respect_the_bound_and_the_tight_chain_reaches_it(sigma, l
     assert r["bound_holds"]
     assert r["random_norm"] < r["bound"]
     assert r["tight_norm"] == pytest.approx(r["bound"], rel=1e-9)
+
+
+def test_vanishing_bound_sigmoid():
+    # σ = 1/4, L = 10, i = 1: (1/4)^9 = 1/262144 = 3.814697265625e-06
+    r = vanishing_bound(0.25, 10, 1)
+    assert r["exponent"] == 9
+    assert r["bound"] == pytest.approx(1 / 262144, rel=1e-12)
+    # 0.25^k < 1e-6 first at k = 10 (0.25^9 = 3.8e-6, 0.25^10 = 9.5e-7)
+    assert r["layers_to_1e-6"] == 10
+    # with ||δ_L|| = 2, σ = 0.5, L = 5, i = 3: 2·0.5² = 0.5
+    assert vanishing_bound(0.5, 5, 3, delta_norm=2.0)["bound"] == pytest.approx(0.5, rel=1e-12)
+    assert vanishing_bound(0.5, 5, 5)["bound"] == 1.0  # i = L: σ^0
+
+
+def test_vanishing_bound_invalid():
+    with pytest.raises(ValueError, match="layer must be between 1 and num_layers=5"):
+        vanishing_bound(0.5, 5, 6)
+    with pytest.raises(ValueError, match="sigma"):
+        vanishing_bound(-0.1, 5, 1)
+    with pytest.raises(ValueError, match="num_layers"):
+        vanishing_bound(0.5, 0, 1)
