@@ -127,3 +127,19 @@ def test_pooling_is_refused_with_a_clear_error():
     rng = np.random.default_rng(8)
     with pytest.raises(ValueError, match="MaxPool2d"):
         deformable_sampling_points([nn.Conv2d(1, 1, 3, rng=rng), nn.MaxPool2d(2)], np.zeros((1, 1, 6, 6)), (0, 0))
+
+
+def test_batch_of_images_gives_the_points_of_each_image():
+    from backproplab.data.geometric import deformable_sampling_points_batch
+
+    rng = np.random.default_rng(9)
+    layers = [nn.Conv2d(1, 2, 3, padding=1, rng=rng), nn.ReLU(), nn.DeformConv2d(2, 2, 3, stride=2, padding=1, rng=rng)]
+    layers[2].conv_offset.weight.data[...] = rng.normal(0, 0.5, layers[2].conv_offset.weight.data.shape)
+    x = rng.random((3, 1, 10, 10)).astype(np.float32)
+    batch = deformable_sampling_points_batch(layers, x, (2, 3))
+    assert len(batch) == 3
+    for k in range(3):
+        single = deformable_sampling_points(layers, x[k:k + 1], (2, 3))
+        for a, b in zip(batch[k], single):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(batch[0][1], batch[1][1])  # the offsets depend on the image

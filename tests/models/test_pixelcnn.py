@@ -118,3 +118,34 @@ def test_network_layers():
     assert [getattr(m, "mask_type", None) for m in convs] == ["A", "B", "B", "B", None]
     assert convs[0].kernel_size == (7, 7) and convs[-1].kernel_size == (1, 1)
     assert model(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 1, 28, 28)
+
+
+def test_noncausal_crops_and_sampling_of_the_unmasked_network():
+    """The unmasked network sees receptive_reach pixels in every direction: its crop around (i, j) gives
+    the whole image's logit; sample_noncausal draws from it, decided by the generator alone."""
+    from backproplab.models.pixelcnn import receptive_reach, sample_noncausal
+
+    rng = np.random.default_rng(13)
+    model = make_pixelcnn(PixelCNNConfig(channels=3, num_layers=2, masked=False), rng).double()
+    x = (rng.random((2, 1, 28, 28)) < 0.4).astype(np.float64)
+    full = model(x)[:, 0].copy()
+    reach = receptive_reach(model)
+    assert reach == 3 + 2
+    for i, j in [(0, 0), (0, 27), (13, 9), (27, 27), (22, 3)]:
+        np.testing.assert_allclose(pixel_logits(model, x, i, j, reach, causal=False), full[:, i, j], rtol=1e-12,
+                                   atol=1e-12)
+    a = sample_noncausal(model, 2, np.random.default_rng(14), image_size=8)
+    np.testing.assert_array_equal(a, sample_noncausal(model, 2, np.random.default_rng(14), image_size=8))
+    assert a.shape == (2, 1, 8, 8) and set(np.unique(a)) <= {0.0, 1.0}
+
+
+def test_pixelcnn_trainer_reports_loss_only():
+    from backproplab.models.pixelcnn import pixelcnn_trainer
+
+    x = np.zeros((24, 1, 28, 28), np.float32)
+    x[:, :, ::3] = 1.0  # every third row: predictable from the rows above
+    model = make_pixelcnn(SMALL, np.random.default_rng(16))
+    trainer = pixelcnn_trainer(model, lr=2e-2, batch_size=8, num_epochs=4, rng=np.random.default_rng(17))
+    h = trainer.fit(x, x, x[:8], x[:8])
+    assert h.train_acc == [None] * 4 and h.test_acc == [None] * 4
+    assert h.test_loss[-1] < min(h.test_loss[0], math.log(2))  # nats per pixel: learning, below the coin flip

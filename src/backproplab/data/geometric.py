@@ -134,7 +134,7 @@ def _offsets_at(field: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _geometric_layers(layers, x: np.ndarray) -> list:
-    """Run x through ``layers``; for each (deformable) convolution keep (layer, offsets (2K, Ho, Wo) or None)."""
+    """Run x through ``layers``; for each (deformable) convolution keep (layer, offsets (N, 2K, Ho, Wo) or None)."""
     found = []
     for layer in layers:
         if not isinstance(layer, (nn.Conv2d, nn.DeformConv2d) + _POINTWISE):
@@ -142,12 +142,31 @@ def _geometric_layers(layers, x: np.ndarray) -> list:
                              f"{type(layer).__name__}; pass the layers up to the one you want to look at")
         x = layer.forward(x)
         if isinstance(layer, nn.DeformConv2d):
-            found.append((layer, np.asarray(layer.offset[0])))
+            found.append((layer, np.asarray(layer.offset)))
         elif isinstance(layer, nn.Conv2d):
             found.append((layer, None))
     if not found:
         raise ValueError("deformable_sampling_points: no convolution among the layers")
     return found
+
+
+def _trace(found: list, image: int, unit: tuple[int, int], offset_group: int) -> list:
+    """The levels of points of output unit ``unit`` for image ``image`` of the batch ``found`` was run on."""
+    points = [np.array([unit], dtype=np.float64)]
+    for layer, offsets in reversed(found):
+        kh, kw = layer.kernel_size
+        (pt, _), (pl, _) = conv_padding(layer.padding, layer.kernel_size, layer.stride, layer.dilation)
+        taps = np.stack(np.meshgrid(np.arange(kh) * layer.dilation[0], np.arange(kw) * layer.dilation[1],
+                                    indexing="ij"), -1).reshape(-1, 2)  # (K, 2) in row-major tap order
+        q = points[-1]
+        base = q * np.asarray(layer.stride) - np.array([pt, pl])  # (P, 2)
+        level = base[:, None, :] + taps[None, :, :]  # (P, K, 2)
+        if offsets is not None:
+            k2 = 2 * kh * kw
+            group = offsets[image, offset_group * k2:(offset_group + 1) * k2]  # (2K, Ho, Wo)
+            level = level + _offsets_at(group, q).reshape(len(q), kh * kw, 2)  # (dh, dw) pairs per tap
+        points.append(level.reshape(-1, 2))
+    return points
 
 
 def deformable_sampling_points(layers, x: np.ndarray, unit: tuple[int, int], offset_group: int = 0) -> list:
@@ -165,18 +184,12 @@ def deformable_sampling_points(layers, x: np.ndarray, unit: tuple[int, int], off
         q·stride - pad + (u, v)·dilation + Δ(q) of each point q above, with the offsets Δ(q)
         interpolated bilinearly at fractional q (zero for a plain Conv2d).
     """
-    found = _geometric_layers(layers, np.asarray(x[:1]))
-    points = [np.array([unit], dtype=np.float64)]
-    for layer, offsets in reversed(found):
-        kh, kw = layer.kernel_size
-        (pt, _), (pl, _) = conv_padding(layer.padding, layer.kernel_size, layer.stride, layer.dilation)
-        taps = np.stack(np.meshgrid(np.arange(kh) * layer.dilation[0], np.arange(kw) * layer.dilation[1],
-                                    indexing="ij"), -1).reshape(-1, 2)  # (K, 2) in row-major tap order
-        q = points[-1]
-        base = q * np.asarray(layer.stride) - np.array([pt, pl])  # (P, 2)
-        level = base[:, None, :] + taps[None, :, :]  # (P, K, 2)
-        if offsets is not None:
-            group = offsets[offset_group * 2 * kh * kw:(offset_group + 1) * 2 * kh * kw]  # (2K, Ho, Wo)
-            level = level + _offsets_at(group, q).reshape(len(q), kh * kw, 2)  # (dh, dw) pairs per tap
-        points.append(level.reshape(-1, 2))
-    return points
+    return _trace(_geometric_layers(layers, np.asarray(x[:1])), 0, unit, offset_group)
+
+
+def deformable_sampling_points_batch(layers, x: np.ndarray, unit: tuple[int, int], offset_group: int = 0) -> list:
+    """:func:`deformable_sampling_points` for every image of x (N, C, H, W), from one forward pass of the
+    batch: a list of N lists of levels. (Layers that mix images, BatchNorm2d in training mode, must be in
+    eval mode for the result to equal N separate calls.)"""
+    found = _geometric_layers(layers, np.asarray(x))
+    return [_trace(found, n, unit, offset_group) for n in range(len(x))]

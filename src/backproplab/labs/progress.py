@@ -87,9 +87,11 @@ class TrainingProgress(Callback):
             return
         h = trainer.history
         parts = [f"train loss {h.train_loss[-1]:.4g}"]
-        if h.train_acc:
+        if h.train_acc and h.train_acc[-1] is not None:  # None: a Trainer with metric=None (loss only)
             parts.append(f"acc {h.train_acc[-1]:.2%}")
-        if h.test_acc:
+        if h.test_loss and h.test_acc[-1] is None:
+            parts.append(f"test loss {h.test_loss[-1]:.4g}")
+        elif h.test_acc:
             parts.append(f"test acc {h.test_acc[-1]:.2%}")
         head = f"{self.desc + ' ' if self.desc else ''}epoch {epoch + 1}/{trainer.num_epochs}"
         self.progress.info(f"{head}: {', '.join(parts)} ({time.perf_counter() - self._t0:.1f} s)")

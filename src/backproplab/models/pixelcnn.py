@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import nn
 from ..optim import Adam
+from ..train import Trainer
 from ..utils.cores import single_threaded_blas
 
 IMAGE_PIXELS = 28 * 28
@@ -96,6 +97,33 @@ def bernoulli_baseline_nll(x_train: np.ndarray, x_test: np.ndarray, alpha: float
     return float(-(x_test * log_p + (1 - x_test) * log_q).sum() / len(x_test))
 
 
+def pixelcnn_trainer(model: nn.Module, *, lr: float, batch_size: int | None, num_epochs: int,
+                     rng: np.random.Generator | None, **options) -> Trainer:
+    """The library's :class:`~backproplab.train.Trainer` set up for a PixelCNN: Adam at ``lr``,
+    BCEWithLogitsLoss (a mean over pixels: times the pixels per image it is nats per image), no
+    accuracy (``metric=None``). Train with ``fit(x, x, x_test, x_test)``: the target is the input
+    itself. ``options`` go to the Trainer (callbacks, record_steps, checkpoint_path, ...)."""
+    return Trainer(model, nn.BCEWithLogitsLoss(), Adam(model.parameters(), lr=lr), batch_size=batch_size,
+                   num_epochs=num_epochs, rng=rng, metric=None, **options)
+
+
+class _StepBatches:
+    """``num_steps`` mini-batches (x, x) of x, from a fresh permutation drawn by ``rng`` whenever the
+    current one has too few images left; re-iterable (each pass draws anew)."""
+
+    def __init__(self, x: np.ndarray, num_steps: int, batch_size: int, rng: np.random.Generator):
+        self.x, self.num_steps, self.batch_size, self.rng = x, num_steps, batch_size, rng
+
+    def __iter__(self):
+        order, cursor = self.rng.permutation(len(self.x)), 0
+        for _ in range(self.num_steps):
+            if cursor + self.batch_size > len(order):
+                order, cursor = self.rng.permutation(len(self.x)), 0
+            xb = self.x[order[cursor:cursor + self.batch_size]]
+            cursor += self.batch_size
+            yield xb, xb
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """What :func:`train_pixelcnn` measured: the loss of every step (nats per image) and the speed."""
@@ -106,34 +134,28 @@ class TrainResult:
 
 def train_pixelcnn(model: nn.Module, x_train: np.ndarray, *, num_steps: int, batch_size: int = 32,
                    lr: float = 1e-3, rng: np.random.Generator) -> TrainResult:
-    """Adam on mini-batches drawn by ``rng`` (a fresh permutation per pass); the target is the input itself.
+    """``num_steps`` Adam steps on mini-batches drawn by ``rng`` (a fresh permutation per pass), through
+    :func:`pixelcnn_trainer` (one epoch of exactly ``num_steps`` batches); the target is the input itself.
 
-    x_train: binary (N, 1, H, W). The loss is BCEWithLogitsLoss (a mean over pixels), reported in nats per
-    image. The library's Trainer reports class accuracy, which a per-pixel density model has not,
-    hence this short loop.
+    x_train: binary (N, 1, H, W). The losses are reported in nats per image.
     """
     if num_steps < 0 or batch_size < 1:
         raise ValueError(f"train_pixelcnn: num_steps must be >= 0 and batch_size >= 1, got {num_steps}, {batch_size}")
-    loss_fn, opt = nn.BCEWithLogitsLoss(), Adam(model.parameters(), lr=lr)
     pixels = int(np.prod(x_train.shape[1:]))
-    model.train()
-    needed, model.needs_input_grad = model.needs_input_grad, False  # the input is data: no dx
-    losses, order, cursor = [], rng.permutation(len(x_train)), 0
+    trainer = pixelcnn_trainer(model, lr=lr, batch_size=None, num_epochs=1 if num_steps else 0, rng=None,
+                               eval_train=False, record_steps=True)
     t0 = time.perf_counter()
-    try:
-        for _ in range(num_steps):
-            if cursor + batch_size > len(order):
-                order, cursor = rng.permutation(len(x_train)), 0
-            xb = x_train[order[cursor:cursor + batch_size]]
-            cursor += batch_size
-            losses.append(loss_fn(model.forward(xb), xb) * pixels)
-            model.zero_grad()
-            model.backward(loss_fn.backward())
-            opt.step()
-    finally:
-        model.needs_input_grad = needed
+    trainer.fit(_StepBatches(x_train, num_steps, batch_size, rng))
     seconds = time.perf_counter() - t0
+    losses = [loss * pixels for loss in trainer.history.step_loss]
     return TrainResult(losses, num_steps / seconds if seconds > 0 else float("inf"))
+
+
+def receptive_reach(model: nn.Module) -> int:
+    """How far (pixels, in every direction) an output pixel of the stack can see: Σ (k // 2)·dilation
+    over its k x k convolutions (masked or not)."""
+    return sum(max(k // 2 * d for k, d in zip(m.kernel_size, m.dilation))
+               for m in model.modules() if isinstance(m, nn.Conv2d))
 
 
 def causal_reach(model: nn.Module) -> int:
@@ -141,30 +163,29 @@ def causal_reach(model: nn.Module) -> int:
 
     Raises ValueError for a model with an unmasked k x k convolution (k > 1): it is not causal.
     """
-    reach = 0
     for m in model.modules():
-        if isinstance(m, nn.Conv2d) and max(m.kernel_size) > 1:
-            if not isinstance(m, nn.MaskedConv2d):
-                raise ValueError("sampling needs a masked (causal) PixelCNN: this network has a plain "
-                                 f"{m.kernel_size} convolution, which sees the pixel it predicts")
-            reach += max(k // 2 * d for k, d in zip(m.kernel_size, m.dilation))
-    return reach
+        if isinstance(m, nn.Conv2d) and max(m.kernel_size) > 1 and not isinstance(m, nn.MaskedConv2d):
+            raise ValueError("sampling needs a masked (causal) PixelCNN: this network has a plain "
+                             f"{m.kernel_size} convolution, which sees the pixel it predicts")
+    return receptive_reach(model)
 
 
-def pixel_logits(model: nn.Module, x: np.ndarray, i: int, j: int, reach: int) -> np.ndarray:
-    """Logits (N,) of pixel (i, j) from the crop of x it can see (rows i-reach..i, columns j±reach).
+def pixel_logits(model: nn.Module, x: np.ndarray, i: int, j: int, reach: int, causal: bool = True) -> np.ndarray:
+    """Logits (N,) of pixel (i, j) from the crop of x it can see: rows i-reach..i (``causal``; i+reach
+    otherwise), columns j±reach.
 
     Equal to ``model(x)[:, 0, i, j]``: the crop holds the whole receptive field, and where it stops
     at the image border the zero padding is the same as the whole image's.
     """
     r0, c0 = max(0, i - reach), max(0, j - reach)
-    crop = x[:, :, r0:i + 1, c0:j + reach + 1]
+    crop = x[:, :, r0:i + 1 + (0 if causal else reach), c0:j + reach + 1]
     return model.forward(crop)[:, 0, i - r0, j - c0]
 
 
-def _fill(model: nn.Module, x: np.ndarray, start_row: int, rng: np.random.Generator) -> np.ndarray:
+def _fill(model: nn.Module, x: np.ndarray, start_row: int, rng: np.random.Generator,
+          causal: bool = True) -> np.ndarray:
     """Sample rows start_row.. of x (N, 1, H, W) in raster order, in place; returns x."""
-    reach = causal_reach(model)
+    reach = causal_reach(model) if causal else receptive_reach(model)
     was_training = model.training
     model.eval()
     # the crops make tiny matrix products, which a second BLAS thread only slows down (16 samples
@@ -173,7 +194,7 @@ def _fill(model: nn.Module, x: np.ndarray, start_row: int, rng: np.random.Genera
         with single_threaded_blas():
             for i in range(start_row, x.shape[2]):
                 for j in range(x.shape[3]):
-                    p = 1.0 / (1.0 + np.exp(-pixel_logits(model, x, i, j, reach)))
+                    p = 1.0 / (1.0 + np.exp(-pixel_logits(model, x, i, j, reach, causal)))
                     x[:, 0, i, j] = rng.random(len(x)) < p
     finally:
         model.train(was_training)
@@ -184,6 +205,19 @@ def sample(model: nn.Module, num_samples: int, rng: np.random.Generator, image_s
     """num_samples binary images (N, 1, image_size, image_size) drawn pixel by pixel from the model."""
     x = np.zeros((num_samples, 1, image_size, image_size), dtype=np.float32)
     return _fill(model, x, 0, rng)
+
+
+def sample_noncausal(model: nn.Module, num_samples: int, rng: np.random.Generator,
+                     image_size: int = 28) -> np.ndarray:
+    """What raster-order sampling gives from a network that is NOT causal (the unmasked cheat).
+
+    Each pixel is drawn from the network's output on the image as it stands (pixels not drawn yet
+    are 0, the pixel itself included), as :func:`sample` does for a masked network. The cheat
+    learned to copy the pixel it is shown, so it has nothing to copy here: its samples show that
+    its low "NLL" is no model of the images.
+    """
+    x = np.zeros((num_samples, 1, image_size, image_size), dtype=np.float32)
+    return _fill(model, x, 0, rng, causal=False)
 
 
 def complete(model: nn.Module, images: np.ndarray, rng: np.random.Generator, given_rows: int = 14) -> np.ndarray:
