@@ -23,7 +23,10 @@ if [[ "${1:-}" == "--prepare" ]]; then
     exit 0
 fi
 
-PYTHON=${PYTHON:-python3}
+# the repository's virtual environment where there is one (here), else the machine's python3 (the GPU image's)
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
 if compgen -G ".whl/*.whl" > /dev/null; then
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}

@@ -95,8 +95,12 @@ def _run_lines(run: dict) -> list[str]:
                      f"{run['peak']['tflops']:.3g} TFLOP/s (the \"peak\" below); device-to-device copy "
                      f"{run['copy']['gb_per_s']:.3g} GB/s (bytes read + written).")
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in run.get("phases_s", {}).items())
+    ch = run.get("choice") or {}
+    choice = (f"engine {ch.get('engine')}, channels_last {'yes' if ch.get('channels_last') else 'no'}, "
+              f"{ch.get('lanes')} lane(s), seeds stacked {'yes' if ch.get('stack_seeds') else 'no'}")
     lines.append(f"**Time.** {_num(run.get('total_s'), '.1f')} s in all ({phases}); budget "
-                 f"{run['config'].get('budget_seconds')} s. Choice: {run.get('choice')}.")
+                 f"{run['config'].get('budget_seconds')} s. Ran with: {choice} (asked; the engine column says "
+                 "what each model ran).")
     return lines
 
 
@@ -109,7 +113,12 @@ def _probe_lines(probe: dict | None) -> list[str]:
     return [f"Model {probe['model']}, {probe['steps']} timed steps per option after warm-up; model-images/s = "
             "images of every job and every stacked model, per second.", "",
             table(["option", "engine", "channels_last", "jobs", "stacked", "model-images/s", "prepare s",
-                   "compile s", "note"], rows), "", *[f"- {r}" for r in probe["reasons"]]]
+                   "compile s", "note"], rows), "",
+            *[f"- Check: {c['engine']} (ran as {c.get('ran_as', '?')}) vs eager, weight updates after "
+              f"{c.get('steps')} steps differ by {_num(c.get('relative_difference'), '.2g')} (relative; "
+              f"limit {c.get('tolerance')}): {'same numbers' if c['ok'] else 'NOT the same: not used'}"
+              + (f" ({c['note']})" if c.get("note") else "") for c in probe.get("checks", [])],
+            *[f"- {r}" for r in probe["reasons"]]]
 
 
 def summary(data: dict, run: dict, keys: list[str]) -> str:
@@ -136,7 +145,7 @@ def write_report(out_dir, data: dict, run: dict, keys: list[str]) -> None:
     missing = [k for k in keys if k not in data["models"]]
     md = ["# MobileNet V1/V2 vs a plain CNN: the study on one GPU", "",
           f"**Data.** {run.get('data')}.", "",
-          f"**Recipe.** {recipe['num_epochs']} epochs, batch {recipe['batch_size']}, SGD with Nesterov momentum "
+          f"**Recipe.** {recipe['num_epochs']} epoch{'s' if recipe['num_epochs'] != 1 else ''}, batch {recipe['batch_size']}, SGD with Nesterov momentum "
           f"{recipe['momentum']}, peak lr {recipe['lr']} after {recipe['warmup_epochs']} warm-up epochs then cosine "
           f"to 0, label smoothing {recipe['label_smoothing']}, weight decay {recipe['weight_decay']} on dense conv "
           f"and linear weights{' and depthwise filters' if recipe['depthwise_weight_decay'] else ''}, random crop "
