@@ -7,7 +7,9 @@ import pytest
 
 from backproplab import nn, optim
 from backproplab.data import ArrayDataset, BucketBatchSampler, DataLoader, pad_collate
-from backproplab.labs.rnn_sentiment import pad_targets, train_epoch
+from backproplab.data.sst import bucket_batches, pad_batch
+from backproplab.labs.rnn_sentiment_train import pad_targets
+from backproplab.nn.clip import clip_grad_norm_
 from backproplab.models.rnn_classifier import RNNClassifier, RNNTagger, SequenceCrossEntropyLoss
 from backproplab.train import Trainer
 
@@ -49,6 +51,21 @@ def sentences(seed=0, n=70, vocab=30):
     seqs = [rng.integers(1, vocab, rng.integers(2, 12)) for _ in range(n)]
     labels = np.array([int(s.sum() % 3) for s in seqs])
     return seqs, labels
+
+
+def train_epoch(model, loss_fn, opt, seqs, targets, batch_size, clip, rng):
+    """The loop the RNN lab had before the Trainer took over: (mean loss, mean pre-clip gradient norm)."""
+    losses, norms, weights = [], [], []
+    for idx in bucket_batches([len(s) for s in seqs], batch_size, rng):
+        x, lengths = pad_batch([seqs[i] for i in idx])
+        loss = loss_fn(model(x, lengths), targets[idx])
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        norms.append(clip_grad_norm_(model.parameters(), clip))
+        opt.step()
+        losses.append(loss)
+        weights.append(len(idx))
+    return float(np.average(losses, weights=weights)), float(np.mean(norms))
 
 
 def rnn(seed, cls=RNNClassifier):

@@ -1,360 +1,280 @@
 """Lab: a vanilla RNN reads a sentence word by word and classifies its sentiment (SST-5).
 
-Question: how does an RNN classify an n-word sentence into 5 classes? Many-to-one: run the
-RNN over the words and put one softmax on the last hidden state. Many-to-many: a softmax on
-every hidden state, trained where the tree gives the prefix a label.
+The question (document 002, theory question 3; answered in document 000, question 3): how does
+an RNN rate an n-word sentence on a 0-4 sentiment scale at test time, how many outputs (softmax
+evaluations) does it give, and what is each output a distribution over?
 
-What you should see: test accuracy around 40% (5 classes, chance 20%, the majority class
-~23%); most errors between neighbouring classes (confusion matrix); and the gradient that
+Many-to-one: run the RNN over the words and put one softmax on the last hidden state, so one
+distribution over the 5 classes per sentence whatever n. Many-to-many: a softmax on every hidden
+state (n distributions), trained where the sentence's tree gives the prefix a label.
+
+Both heads train with the library's Trainer on DataLoaders of length-bucketed batches, with
+gradient-norm clipping; the classifier's reported model is its best dev epoch (EarlyStopping
+restores its weights). What you should see: test accuracy around 40% (5 classes, chance 20%,
+the majority class about 23%); most errors between neighbouring classes; and the gradient that
 reaches early words through time shrinking by orders of magnitude (vanishing gradients).
 
-Exercises: train without the phrases (``--no-train-phrases``); lower ``--clip``; try
-``--binary`` (SST-2); compare with the many-to-many head's sentence accuracy.
+Exercises: train without the phrases (``--no-train-phrases``); lower ``--clip``; try ``--binary``
+(SST-2); compare with the many-to-many head's sentence accuracy.
+
+Reference: Socher et al., "Recursive Deep Models for Semantic Compositionality Over a Sentiment
+Treebank", EMNLP 2013; Goodfellow, Bengio & Courville, Deep Learning (2016), §10.2 and §10.7.
 """
 from __future__ import annotations
 
-import os
-import time
-import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..data.sst import IGNORE_INDEX, bucket_batches, load_sst, pad_batch, prefix_targets
-from ..models.rnn_classifier import RNNClassifier, RNNTagger, SequenceCrossEntropyLoss
-from ..nn.clip import clip_grad_norm_
-from ..nn.loss import CrossEntropyLoss
-from ..optim import Adam
-from ..utils.io import atomic_savez, load_npz
-from .common import LabRun, markdown_table, new_figure
+from ..report.document import CodeText
+from ..report.i18n import N_, _
+from .config import LabConfig, option, quick
+from .rnn_sentiment_plots import plot_confusion, plot_curves, plot_grad_profile
+from .rnn_sentiment_text import (class_label, confusion_sentence, distribution_sentence, findings_lines,
+                                 goal_sentence, grad_sentence, outputs_sentence, tagger_sentence)
 
 NAME = "rnn-sentiment"
-TITLE = "RNN sentiment classification on the Stanford Sentiment Treebank (SST-5)"
+TITLE = N_("RNN sentiment classification on the Stanford Sentiment Treebank (SST-5)")
+SUMMARY = N_("a NumPy RNN rates SST sentences (one softmax per sentence), with a many-to-many head and the "
+             "gradient through time")
+QUESTIONS = ("002/Q3.a", "002/Q3.b", "000/Q3.a", "000/Q3.b")
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = 0  # one generator for init, dropout and batch order
-    quick: bool = False  # a slice of the data and a tiny model: seconds, for tests
-    data_dir: str | None = None  # folder of train/dev/test.txt (default: $BACKPROPLAB_SST, ../shared/data/sst)
-    binary: bool = False  # SST-2 (neutral dropped) instead of SST-5
-    train_phrases: bool = True  # train on every labelled phrase of the training trees, not only sentences
-    lowercase: bool = True  # fold case: a smaller vocabulary for 8.5k sentences
-    min_freq: int = 2  # rarer training words become <unk> (a word seen once teaches little; halves the vocab)
-    embedding_dim: int = 100  # word vectors learned from scratch (no pretrained embeddings)
-    hidden_size: int = 128  # RNN state size
-    num_layers: int = 1  # stacked RNN layers
-    dropout: float = 0.3  # on the word vectors and on the last hidden state
-    batch_size: int = 128  # sequences per step (bucketed by length)
-    lr: float = 1e-3  # Adam step size
-    weight_decay: float = 0.0  # L2 in Adam's gradient
-    clip: float = 5.0  # max global gradient norm (clip_grad_norm_)
-    num_epochs: int = 10  # many-to-one epochs; the reported model is the epoch with the best dev accuracy
-    tagger_epochs: int = 4  # many-to-many head epochs (on sentences, prefix targets)
-    num_examples: int = 6  # test sentences shown with their predicted distribution
+class Config(LabConfig):
+    data_dir: str | None = option(None, "folder of train/dev/test.txt; None = $BACKPROPLAB_SST, then "
+                                        "../shared/data/sst and the other default places")
+    binary: bool = option(False, "SST-2 (neutral sentences dropped) instead of SST-5")
+    train_phrases: bool = option(True, "train on every labelled phrase of the training trees, not only sentences")
+    lowercase: bool = option(True, "fold case: a smaller vocabulary for 8.5k sentences")
+    min_freq: int = option(2, "rarer training words become <unk> (a word seen once teaches little)",
+                           low=1, high=1000)
+    train_size: int | None = option(None, "random training sentences (the phrases are those of their trees); "
+                                          "None = all", low=1)
+    dev_size: int | None = option(None, "random dev sentences; None = all", low=1)
+    test_size: int | None = option(None, "random test sentences; None = all", low=1)
+    embedding_dim: int = option(100, "word vectors learned from scratch", low=1, high=4096)
+    hidden_size: int = option(128, "RNN state size", low=1, high=4096)
+    num_layers: int = option(1, "stacked RNN layers", low=1, high=8)
+    dropout: float = option(0.3, "drop probability on the word vectors and on the hidden states the heads read",
+                            low=0, high=1, high_open=True)
+    batch_size: int = option(128, "sequences per step (batches of similar length)", low=1, high=100000)
+    lr: float = option(1e-3, "Adam learning rate", low=0, low_open=True, high=10)
+    weight_decay: float = option(0.0, "L2 in Adam's gradient", low=0, high=1)
+    clip: float = option(5.0, "largest global gradient norm; larger gradients are rescaled to it",
+                         low=0, low_open=True)
+    num_epochs: int = option(10, "many-to-one epochs; the reported model is the epoch with the best dev accuracy",
+                             low=1, high=1000)
+    tagger_num_epochs: int = option(4, "many-to-many epochs (on sentences, prefix targets)", low=1, high=1000)
+    num_examples: int = option(6, "test sentences shown with their predicted distribution", low=1, high=100)
+
+    def quick(self) -> "Config":
+        return quick(self, train_size=300, dev_size=300, test_size=300, embedding_dim=16, hidden_size=16,
+                     num_epochs=3, tagger_num_epochs=2, batch_size=32, lr=1e-2, num_examples=3)
 
 
-def batches_of(seqs, batch_size, rng=None):
-    """(index array, padded ids (N, T), lengths (N,)) per bucketed batch."""
-    for idx in bucket_batches([len(s) for s in seqs], batch_size, rng):
-        x, lengths = pad_batch([seqs[i] for i in idx])
-        yield idx, x, lengths
+#: the lab's target test accuracy on SST-5 with all the data (Socher et al. 2013 report 43.2% for
+#: their recursive network, 40.7% for naive Bayes)
+GOAL_ACC = 0.42
+SOCHER_RNN = 0.432
 
 
-def predict_proba(model, seqs, batch_size=512) -> np.ndarray:
-    """Softmax over the classes for every sequence, (N, C), in eval mode."""
-    model.eval()
-    out = np.zeros((len(seqs), model.num_classes), np.float64)
-    for idx, x, lengths in batches_of(seqs, batch_size):
-        z = model(x, lengths).astype(np.float64)
-        z = np.exp(z - z.max(axis=-1, keepdims=True))
-        out[idx] = z / z.sum(axis=-1, keepdims=True)
-    model.train()
-    return out
+def full_setting(config: Config) -> bool:
+    """True when this run is the goal's setting: SST-5, every training sentence, the full dev and test sets."""
+    return (not config.binary and not config.is_quick and config.train_size is None and config.dev_size is None
+            and config.test_size is None)
 
 
-def train_epoch(model, loss_fn, opt, seqs, targets, batch_size, clip, rng) -> tuple[float, float]:
-    """One pass; returns (mean loss, mean pre-clipping gradient norm)."""
-    losses, norms, weights = [], [], []
-    for idx, x, lengths in batches_of(seqs, batch_size, rng):
-        y = targets[idx] if isinstance(targets, np.ndarray) else pad_targets([targets[i] for i in idx], x.shape[1])
-        loss = loss_fn(model(x, lengths), y)
-        opt.zero_grad()
-        model.backward(loss_fn.backward())
-        norms.append(clip_grad_norm_(model.parameters(), clip))
-        opt.step()
-        losses.append(loss)
-        weights.append(len(idx))
-    return float(np.average(losses, weights=weights)), float(np.mean(norms))
+def _confusion(y: np.ndarray, pred: np.ndarray, num_classes: int) -> np.ndarray:
+    confusion = np.zeros((num_classes, num_classes), np.int64)  # rows: true class, columns: predicted
+    np.add.at(confusion, (y, pred), 1)
+    return confusion
 
 
-def pad_targets(rows, num_steps) -> np.ndarray:
-    y = np.full((len(rows), num_steps), IGNORE_INDEX, np.int64)  # (N, T)
-    for i, r in enumerate(rows):
-        y[i, :len(r)] = r
-    return y
+def off_by_one_share(confusion: np.ndarray) -> float | None:
+    """Share of the errors that land on a neighbouring class (|true - predicted| = 1); None without errors."""
+    c = np.asarray(confusion)
+    errors = c.sum() - np.trace(c)
+    if errors == 0:
+        return None
+    i, j = np.indices(c.shape)
+    return float(c[np.abs(i - j) == 1].sum() / errors)
 
 
-def hidden_grad_profile(model, seqs, labels, max_back: int = 40) -> dict:
-    """Mean ||dL/dh_t|| against k = steps before the last word (many-to-one loss on true labels)."""
-    loss_fn = CrossEntropyLoss()
-    model.eval()
-    sums, counts = np.zeros(max_back), np.zeros(max_back)
-    for idx, x, lengths in batches_of(seqs, 256):
-        loss_fn(model(x, lengths), labels[idx])
-        model.zero_grad()
-        model.backward(loss_fn.backward())
-        norms = model.rnn.hidden_grad_norms()  # (N, T)
-        for row, n in zip(norms, lengths):
-            k = min(int(n), max_back)
-            sums[:k] += row[n - 1::-1][:k].astype(np.float64)  # reversed: k = 0 is the last word
-            counts[:k] += 1
-    model.zero_grad()
-    model.train()
-    ok = counts > 0
-    return {"k": np.arange(max_back)[ok].tolist(), "mean_norm": (sums[ok] / counts[ok]).tolist(),
-            "count": counts[ok].astype(int).tolist()}
+def _examples(prep, proba: np.ndarray, count: int, seed: int) -> list[dict]:
+    pick = np.random.default_rng(seed + 1).choice(len(prep.test), size=min(count, len(prep.test)), replace=False)
+    return [{"sentence": " ".join(prep.test.tokens[i]), "label": int(prep.test.y[i]),
+             "predicted": int(proba[i].argmax()), "probs": [float(p) for p in proba[i]]} for i in pick]
 
 
-def run(config: Config, out_dir) -> dict:
-    lab = LabRun(out_dir, config)
-    cfg = config
-    rng = np.random.default_rng(cfg.seed)
-    t_start = time.perf_counter()
-    cached_seconds = [0.0]  # time spent in steps that a resumed run reads from the cache
+def _many_to_one(config, prep, out) -> dict:
+    from ..models.rnn_classifier import RNNClassifier
+    from .rnn_sentiment_train import hidden_grad_profile, predict_proba, train_many_to_one
 
-    def timed_step(key, fn):
-        """lab.step that remembers how long ``fn`` took, so a resumed run still reports the full wall time."""
-        def timed():
-            t0 = time.perf_counter()
-            rows = fn()
-            return {"rows": rows, "seconds": time.perf_counter() - t0}
-        t0 = time.perf_counter()
-        res = lab.step(key, timed)
-        cached_seconds[0] += max(0.0, res["seconds"] - (time.perf_counter() - t0))
-        return res["rows"]
-    data = load_sst(cfg.data_dir, binary=cfg.binary, train_phrases=cfg.train_phrases, lowercase=cfg.lowercase,
-                    min_freq=cfg.min_freq)
-    enc = lambda toks: [data.vocab.encode(t) for t in toks]  # noqa: E731
-    keep = {name: np.arange(len(getattr(data, name).labels)) for name in ("train", "dev", "test")}
-    if data.phrases is not None:
-        keep["phrases"] = np.arange(len(data.phrases.labels))
-    if cfg.quick:  # random slices (the files are sorted by label) and a tiny model: the whole lab in seconds
-        sub = np.random.default_rng(cfg.seed + 2)
-        keep = {k: np.sort(sub.choice(len(v), min(len(v), 3000 if k == "phrases" else 300), replace=False))
-                for k, v in keep.items()}
-        cfg = dataclasses.replace(cfg, embedding_dim=16, hidden_size=16, num_epochs=3, tagger_epochs=2,
-                                  batch_size=32, lr=1e-2, num_examples=3)
-    split = {k: getattr(data, k) for k in keep}
-    tokens = {k: [split[k].tokens[i] for i in idx] for k, idx in keep.items()}
-    trees = {k: [split[k].trees[i] for i in idx] for k, idx in keep.items() if k != "phrases"}
-    train_x, dev_x, test_x = enc(tokens["train"]), enc(tokens["dev"]), enc(tokens["test"])
-    train_y, dev_y, test_y = (split[k].labels[keep[k]] for k in ("train", "dev", "test"))
-    if data.phrases is not None:
-        fit_x, fit_y = enc(tokens["phrases"]), data.phrases.labels[keep["phrases"]]
-    else:
-        fit_x, fit_y = train_x, train_y
-    num_classes = len(data.class_names)
-
-    def new_model(cls, gen):
-        return cls(len(data.vocab), num_classes, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers,
-                   padding_idx=data.vocab.pad_idx, dropout=cfg.dropout, rng=gen)
-
-    # -- many-to-one ----------------------------------------------------------------------------
-    model = new_model(RNNClassifier, rng)
-    grad_profile_init = hidden_grad_profile(model, test_x, test_y)
-    weights_path = lab.out_dir / "best_many_to_one.npz"
-
-    def train_many_to_one():
-        opt = Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        loss_fn, rows, best = CrossEntropyLoss(), [], -1.0
-        for epoch in range(1, cfg.num_epochs + 1):
-            t0 = time.perf_counter()
-            loss, gnorm = train_epoch(model, loss_fn, opt, fit_x, fit_y, cfg.batch_size, cfg.clip, rng)
-            epoch_time = time.perf_counter() - t0
-            acc = {name: float(np.mean(predict_proba(model, xs).argmax(1) == ys))
-                   for name, xs, ys in (("train", train_x, train_y), ("dev", dev_x, dev_y), ("test", test_x, test_y))}
-            rows.append({"epoch": epoch, "train_loss": loss, "grad_norm": gnorm, "train_acc": acc["train"],
-                         "dev_acc": acc["dev"], "test_acc": acc["test"], "epoch_time_s": epoch_time})
-            if not cfg.quick:
-                print(f"{NAME} epoch {epoch}: loss {loss:.4f} train {acc['train']:.4f} dev {acc['dev']:.4f} "
-                      f"test {acc['test']:.4f} ({epoch_time:.0f} s)", flush=True)
-            if acc["dev"] > best:  # model selection on dev only; test is just reported
-                best = acc["dev"]
-                atomic_savez(weights_path, **model.state_dict())
-        return rows
-
-    curves = timed_step("many-to-one", train_many_to_one)
-    lab.save_metrics("curves", curves)
-    model.load_state_dict(load_npz(weights_path))
-    best = max(curves, key=lambda r: r["dev_acc"])
-
-    test_proba = predict_proba(model, test_x)
-    test_pred = test_proba.argmax(1)
-    confusion = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(confusion, (test_y, test_pred), 1)
-    grad_profile = hidden_grad_profile(model, test_x, test_y)
-    lab.save_metrics("hidden_grad_norms", [{"k": k, "trained": a, "initial": b, "sequences": c} for k, a, b, c in
-                                           zip(grad_profile["k"], grad_profile["mean_norm"],
-                                               grad_profile_init["mean_norm"], grad_profile["count"])])
-
-    # -- many-to-many on prefix labels ---------------------------------------------------------------
-    rng_tagger = np.random.default_rng([cfg.seed, 1])  # its own stream: a resumed run builds the same tagger
-    tagger = new_model(RNNTagger, rng_tagger)
-    prefix = {name: [prefix_targets(t, cfg.binary) for t in trees[name]] for name in ("train", "dev", "test")}
-
-    def tagger_scores(xs, ys):
-        tagger.eval()
-        hit = tot = sent_hit = 0
-        for idx, x, lengths in batches_of(xs, 512):
-            pred = tagger(x, lengths).argmax(-1)  # (N, T)
-            y = pad_targets([ys[i] for i in idx], x.shape[1])
-            keep = y != IGNORE_INDEX
-            hit, tot = hit + int(np.sum(pred[keep] == y[keep])), tot + int(keep.sum())
-            last = pred[np.arange(len(idx)), lengths - 1]
-            sent_hit += int(np.sum(last == y[np.arange(len(idx)), lengths - 1]))
-        tagger.train()
-        return hit / tot, sent_hit / len(xs)
-
-    def train_tagger():
-        opt = Adam(tagger.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        loss_fn, rows = SequenceCrossEntropyLoss(), []
-        for epoch in range(1, cfg.tagger_epochs + 1):
-            loss, _ = train_epoch(tagger, loss_fn, opt, train_x, prefix["train"], cfg.batch_size, cfg.clip,
-                                  rng_tagger)
-            dev_p, dev_s = tagger_scores(dev_x, prefix["dev"])
-            test_p, test_s = tagger_scores(test_x, prefix["test"])
-            rows.append({"epoch": epoch, "train_loss": loss, "dev_prefix_acc": dev_p, "dev_sentence_acc": dev_s,
-                         "test_prefix_acc": test_p, "test_sentence_acc": test_s})
-        return rows
-
-    tagger_rows = timed_step("many-to-many", train_tagger)
-    lab.save_metrics("many_to_many", tagger_rows)
-    labels_per_sentence = float(np.mean([np.sum(p != IGNORE_INDEX) for p in prefix["train"]]))
-    test_prefix = np.concatenate(prefix["test"])
-    test_prefix = test_prefix[test_prefix != IGNORE_INDEX]
-    prefix_majority = float(np.max(np.bincount(test_prefix)) / len(test_prefix))  # baseline for prefix accuracy
-    wall = time.perf_counter() - t_start + cached_seconds[0]
-    wall_note = f" ({cached_seconds[0]:.0f} s of it in steps resumed from the cache)" if cached_seconds[0] > 1 else ""
-
-    # -- figures --------------------------------------------------------------------------------
-    lab.savefig(plot_curves(curves), "accuracy_curves")
-    lab.savefig(plot_confusion(confusion, data.class_names), "confusion_matrix")
-    lab.savefig(plot_grad_profile(grad_profile, grad_profile_init), "hidden_grad_norms")
-
-    # -- examples and report ---------------------------------------------------------------------------
-    pick = np.random.default_rng(cfg.seed + 1).choice(len(test_x), size=min(cfg.num_examples, len(test_x)),
-                                                      replace=False)
-    examples = [{"sentence": " ".join(tokens["test"][i]), "label": int(test_y[i]), "predicted": int(test_pred[i]),
-                 **{f"p{c}": round(float(test_proba[i, c]), 3) for c in range(num_classes)}} for i in pick]
-    lab.save_metrics("examples", examples)
-    test_acc = float(np.mean(test_pred == test_y))
-    g = np.array(grad_profile["mean_norm"])
-    k_far = min(len(g) - 1, 15)
-    off_by_one = float(np.sum([confusion[i, j] for i in range(num_classes) for j in range(num_classes)
-                               if abs(i - j) == 1]) / max(1, confusion.sum() - np.trace(confusion)))
-    last_tag = tagger_rows[-1]
-    task = "SST-2" if cfg.binary else "SST-5"
-    summary = (f"{task} many-to-one RNN: test accuracy {test_acc:.1%} at epoch {best['epoch']} "
-               f"(best dev {best['dev_acc']:.1%}); many-to-many sentence accuracy {last_tag['test_sentence_acc']:.1%}; "
-               f"wall time {wall:.0f} s")
-    fit_what = ("every distinct labelled phrase of the training trees" if data.phrases is not None
-                else "training sentences")
-    confusion_rows = [{"true": data.class_names[i], **{data.class_names[j]: int(confusion[i, j])
-                                                       for j in range(num_classes)}} for i in range(num_classes)]
-    majority = float(np.mean(test_y == np.bincount(train_y).argmax()))
-    report = f"""# {TITLE}
-
-{task}, {len(fit_x)} training sequences ({fit_what}),
-{len(dev_x)} dev and {len(test_x)} test sentences; vocabulary {len(data.vocab)} (train only, lowercase={cfg.lowercase},
-min_freq={cfg.min_freq}). Model: Embedding({len(data.vocab)}, {cfg.embedding_dim}) -> RNN(tanh, hidden {cfg.hidden_size},
-layers {cfg.num_layers}) -> last valid hidden state -> Linear -> softmax; dropout {cfg.dropout}; Adam lr {cfg.lr};
-gradient-norm clipping at {cfg.clip}; batch {cfg.batch_size}, bucketed by length. Seed {cfg.seed}. Wall time {wall:.0f} s{wall_note}
-(OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS", "unset")}).
-{'**Quick mode: a slice of the data and a tiny model; the numbers below mean nothing.**' if cfg.quick else ''}
-
-## Many-to-one: accuracy per epoch (model chosen by dev accuracy)
-
-{markdown_table(curves)}
-Best dev accuracy {best['dev_acc']:.2%} at epoch {best['epoch']}: **test accuracy {test_acc:.2%}**
-(chance {1 / num_classes:.0%}, always predicting the most frequent class of the training sentences: {majority:.2%};
-the goal was 42%, Socher et al. 2013 report 43.2% for their recursive RNN). The last epoch's train accuracy on
-sentences is {curves[-1]['train_acc']:.2%} against dev {curves[-1]['dev_acc']:.2%} (train_loss is the mean over the
-training sequences, train_acc the accuracy on the training sentences).
-
-![curves](accuracy_curves.png)
-
-## Confusion matrix (test, rows = true class)
-
-{markdown_table(confusion_rows)}
-{off_by_one:.0%} of the errors are between neighbouring classes.
-
-![confusion](confusion_matrix.png)
-
-## Gradient through time
-
-Mean ||dL/dh_t|| over test sentences, k steps before the last word (the loss sits on the last state only):
-trained model {g[0]:.3g} at k=0, {g[k_far]:.3g} at k={k_far} (ratio {g[0] / max(g[k_far], 1e-30):.3g});
-at initialisation {grad_profile_init['mean_norm'][0]:.3g} and {grad_profile_init['mean_norm'][k_far]:.3g}
-(ratio {grad_profile_init['mean_norm'][0] / max(grad_profile_init['mean_norm'][k_far], 1e-30):.3g}).
-
-![grad](hidden_grad_norms.png)
-
-## Test sentences and their predicted distribution
-
-{markdown_table(examples)}
-## Many-to-many head
-
-Targets: step t is labelled with the sentiment of the prefix w_1..w_t wherever that prefix is a node of the
-sentence's tree (the left spine of the tree; the last step is the whole sentence), and ignored elsewhere;
-{labels_per_sentence:.1f} labelled steps per training sentence on average. Trained on sentences only, {cfg.tagger_epochs} epochs.
-
-{markdown_table(tagger_rows)}
-Prefix accuracy counts every labelled step; {prefix_majority:.1%} of the test prefix labels are the single most
-common class (short prefixes are mostly neutral), so that is the baseline it must beat. The many-to-many
-head's prediction at the last word gives a sentence accuracy of {last_tag['test_sentence_acc']:.2%}
-on test, against {test_acc:.2%} for the many-to-one model {'(trained on phrases as well)' if data.phrases is not None else ''}.
-"""
-    lab.write_report(report)
-    return {"summary": summary, "test_acc": test_acc, "best_epoch": best["epoch"], "dev_acc": best["dev_acc"],
-            "curves": curves, "confusion": confusion.tolist(), "many_to_many": tagger_rows, "wall_time_s": wall,
-            "grad_profile": grad_profile}
+    rng = np.random.default_rng(config.seed)  # one generator: initial weights, dropout masks, batch order
+    model = RNNClassifier(prep.vocab_size, len(prep.class_names), config.embedding_dim, config.hidden_size,
+                          config.num_layers, padding_idx=prep.pad_idx, dropout=config.dropout, rng=rng)
+    initial = hidden_grad_profile(model, prep.test.x, prep.test.y)
+    curves = train_many_to_one(model, rng, prep, config, out.checkpoint("many_to_one"), config.fingerprint())
+    proba = predict_proba(model, prep.test.x)
+    return {"model": model, "curves": curves, "proba": proba, "initial": initial,
+            "trained": hidden_grad_profile(model, prep.test.x, prep.test.y)}
 
 
-# -- plots ----------------------------------------------------------------------------------------
-def plot_curves(curves):
-    fig, axes = new_figure(1, 2, size=(10, 3.6))
-    ep = [r["epoch"] for r in curves]
-    for split in ("train", "dev", "test"):
-        axes[0, 0].plot(ep, [r[f"{split}_acc"] for r in curves], marker="o", label=split)
-    axes[0, 0].set(xlabel="epoch", ylabel="sentence accuracy", title="many-to-one accuracy")
-    axes[0, 0].legend()
-    axes[0, 1].plot(ep, [r["train_loss"] for r in curves], marker="o")
-    axes[0, 1].set(xlabel="epoch", ylabel="cross-entropy", title="training loss")
-    return fig
+def _many_to_many(config, prep, out) -> dict:
+    from ..data.sst import IGNORE_INDEX
+    from ..models.rnn_classifier import RNNTagger
+    from .rnn_sentiment_train import prefix_sets, train_tagger
+
+    rng = np.random.default_rng([config.seed, 1])  # its own stream: the tagger does not depend on the classifier
+    tagger = RNNTagger(prep.vocab_size, len(prep.class_names), config.embedding_dim, config.hidden_size,
+                       config.num_layers, padding_idx=prep.pad_idx, dropout=config.dropout, rng=rng)
+    targets = prefix_sets(prep, config.binary)
+    rows = train_tagger(tagger, rng, prep, targets, config, out.checkpoint("many_to_many"), config.fingerprint())
+    test_labels = np.concatenate(targets["test"])
+    test_labels = test_labels[test_labels != IGNORE_INDEX]
+    return {"model": tagger, "curves": rows,
+            "labels_per_sentence": float(np.mean([np.sum(t != IGNORE_INDEX) for t in targets["train"]])),
+            "prefix_majority": float(np.bincount(test_labels).max() / len(test_labels))}
 
 
-def plot_confusion(confusion, class_names):
-    fig, axes = new_figure(1, 1, size=(5.2, 4.6))
-    ax = axes[0, 0]
-    im = ax.imshow(confusion, cmap="Blues")
-    for (i, j), v in np.ndenumerate(confusion):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > confusion.max() / 2 else "black")
-    ticks = range(len(class_names))
-    ax.set_xticks(ticks, class_names, rotation=30, ha="right")
-    ax.set_yticks(ticks, class_names)
-    ax.set(xlabel="predicted", ylabel="true", title="test confusion matrix")
-    fig.colorbar(im, ax=ax)
-    return fig
+def _diagnosis(curves: list[dict], acc_keys: dict, chance: float) -> list[dict]:
+    from ..train.diagnostics import diagnose
+
+    history = {"train_loss": [r["train_loss"] for r in curves]}
+    history.update({series: [r[key] for r in curves] for series, key in acc_keys.items()})
+    return [f.to_dict() for f in diagnose(history, chance)]
 
 
-def plot_grad_profile(trained, initial):
-    fig, axes = new_figure(1, 1)
-    ax = axes[0, 0]
-    ax.semilogy(trained["k"], trained["mean_norm"], marker=".", label="trained (best dev epoch)")
-    ax.semilogy(initial["k"], initial["mean_norm"], marker=".", label="at initialisation")
-    ax.set(xlabel="k = steps before the last word", ylabel="mean ||dL/dh_t||",
-           title="hidden-state gradient through time")
-    ax.legend()
-    return fig
+def run(config: Config, out) -> dict:
+    """The lab, with BLAS held to one thread.
+
+    Why: the RNN does one small (N, H) @ (H, H) product per time step, where a second BLAS thread
+    costs more than it computes; and OpenBLAS's products depend on the thread count in their last
+    bits (a (128, 100) @ (100, 128) float32 product differs between one and two threads), which
+    ten epochs turn into other accuracies. One thread gives the same numbers on every machine.
+    """
+    from ..utils.cores import single_threaded_blas
+
+    with single_threaded_blas():
+        return _run(config, out)
+
+
+def _run(config: Config, out) -> dict:
+    from .rnn_sentiment_train import outputs_per_sentence, prepare
+
+    prep = prepare(config)
+    num_classes = len(prep.class_names)
+    m2o = _many_to_one(config, prep, out)
+    m2m = _many_to_many(config, prep, out)
+    curves = m2o["curves"]
+    best = max(curves, key=lambda r: r["dev_acc"])  # the first of equal dev accuracies, as EarlyStopping keeps
+    pred = m2o["proba"].argmax(1)
+    confusion = _confusion(prep.test.y, pred, num_classes)
+    test_acc = float(np.mean(pred == prep.test.y))
+    majority = float(np.mean(prep.test.y == np.bincount(prep.train.y, minlength=num_classes).argmax()))
+    out.save_metrics("curves", curves)
+    out.save_metrics("many_to_many", m2m["curves"])
+    out.save_metrics("hidden_grad_norms", [{"k": k, "trained": a, "initial": b, "sentences": c} for k, a, b, c in zip(
+        m2o["trained"]["k"], m2o["trained"]["mean_norm"], m2o["initial"]["mean_norm"], m2o["trained"]["count"])])
+    examples = _examples(prep, m2o["proba"], config.num_examples, config.seed)
+    out.save_metrics("examples", examples)
+    sums = m2o["proba"].sum(axis=1)
+    task = "SST-2" if config.binary else "SST-5"
+    last_tag = m2m["curves"][-1]
+    summary = (f"{task} many-to-one RNN: test accuracy {test_acc:.2%} at epoch {best['epoch']} (best dev "
+               f"{best['dev_acc']:.2%}); many-to-many sentence accuracy {last_tag['test_sentence_acc']:.2%}")
+    return {
+        "summary": summary, "task": task, "test_acc": test_acc, "best_epoch": best["epoch"], "dev_acc": best["dev_acc"],
+        "goal": {"test_acc": GOAL_ACC, "full_setting": full_setting(config)},
+        "data": {"fit_what": prep.fit_what, "n_fit": len(prep.fit_x), "n_train": len(prep.train),
+                 "n_dev": len(prep.dev), "n_test": len(prep.test), "vocab_size": prep.vocab_size, "class_names": list(prep.class_names),
+                 "source": prep.source, "majority": majority, "chance": 1.0 / num_classes},
+        "curves": curves, "confusion": confusion.tolist(), "off_by_one": off_by_one_share(confusion),
+        "grad_profile": m2o["trained"], "grad_profile_initial": m2o["initial"], "examples": examples,
+        "outputs": {**outputs_per_sentence(m2o["model"], m2m["model"], prep.test.x),
+                    "classes": num_classes, "largest_sum_error": float(np.abs(sums - 1.0).max()),
+                    "smallest_probability": float(m2o["proba"].min())},
+        "many_to_many": {k: m2m[k] for k in ("curves", "labels_per_sentence", "prefix_majority")},
+        "findings": {"many-to-one": _diagnosis(curves, {"train_acc": "train_acc", "test_acc": "test_acc"}, majority),
+                     "many-to-many": _diagnosis(m2m["curves"], {"test_acc": "test_prefix_acc"},
+                                                m2m["prefix_majority"])},
+        "train_time_s": float(sum(r["epoch_time_s"] for r in curves)),
+    }
+
+
+# -- report ---------------------------------------------------------------------------------------
+def _setup(result: dict, config: Config, doc) -> None:
+    d = result["data"]
+    fit = _("every distinct labelled phrase of the training trees") if d["fit_what"] == "phrases" \
+        else _("the training sentences")
+    doc.bullets([
+        _("Data: {task}, read from `{source}`; {n_fit} training sequences ({fit}), {n_dev} dev and {n_test} test "
+          "sentences; vocabulary of {v} words from the training trees (`lowercase` = {low}, `min_freq` = {mf}).",
+          task=result["task"], source=d["source"], n_fit=d["n_fit"], fit=fit, n_dev=d["n_dev"], n_test=d["n_test"],
+          v=d["vocab_size"], low=config.lowercase, mf=config.min_freq),
+        _("Model: `Embedding({v}, {e})` → `RNN(tanh, hidden {h}, layers {l})` → last valid hidden state → `Linear` "
+          "→ softmax; dropout {p:g}.", v=d["vocab_size"], e=config.embedding_dim, h=config.hidden_size,
+          l=config.num_layers, p=config.dropout),
+        _("Training: the library's `Trainer` on a `DataLoader` of batches of {b} sequences of similar length; Adam, "
+          "`lr` = {lr:g}, weight decay {wd:g}; gradients clipped to a global norm of {clip:g}; {e} epochs, seed {s}; "
+          "{t:.0f} s of training.", b=config.batch_size, lr=config.lr, wd=config.weight_decay, clip=config.clip,
+          e=config.num_epochs, s=config.seed, t=result["train_time_s"]),
+    ])
+
+
+def _answers(result: dict, doc) -> None:
+    doc.heading(_("The questions"))
+    doc.bullets([outputs_sentence(result["outputs"]),
+                 distribution_sentence(result["outputs"], [class_label(c) for c in result["data"]["class_names"]])])
+
+
+def report(result: dict, config: Config, doc) -> None:
+    d, curves = result["data"], result["curves"]
+    names = [class_label(c) for c in d["class_names"]]
+    doc.para(_("**Question.** How does an RNN rate an n-word sentence on a sentiment scale at test time, how many "
+               "softmax outputs does it give, and what is each a distribution over?"))
+    _setup(result, config, doc)
+    _answers(result, doc)
+    doc.heading(_("Many-to-one: accuracy per epoch"))
+    doc.table([("epoch", _("epoch"), "d"), ("train_loss", _("training loss"), ".4f"),
+               ("grad_norm", _("mean gradient norm before clipping"), ".3g"),
+               ("train_acc", _("training sentences"), ".2%"), ("dev_acc", _("dev"), ".2%"),
+               ("test_acc", _("test"), ".2%")], curves,
+              caption=_("The training loss is the mean over the epoch's training sequences; the accuracies are on "
+                        "sentences, in evaluation mode."))
+    doc.para(goal_sentence(result, SOCHER_RNN))
+    doc.plot(plot_curves(curves), "accuracy_curves", _("Sentence accuracy and training loss per epoch; the dashed line "
+                                                        "marks the epoch with the best dev accuracy."))
+    doc.heading(_("Training problems"))
+    doc.bullets(findings_lines(result["findings"]))
+    doc.heading(_("Confusion matrix (test, rows = true class)"))
+    confusion = np.asarray(result["confusion"])
+    doc.table([("true", _("true class"), "")] + [(f"c{j}", names[j], "d") for j in range(len(names))],
+              [{"true": names[i], **{f"c{j}": int(confusion[i, j]) for j in range(len(names))}}
+               for i in range(len(names))])
+    doc.para(confusion_sentence(result["off_by_one"], len(names)))
+    doc.plot(plot_confusion(confusion, names), "confusion_matrix",
+             _("Test sentences by true (rows) and predicted (columns) class."))
+    doc.heading(_("Gradient through time"))
+    doc.para(grad_sentence(result["grad_profile"], result["grad_profile_initial"]))
+    doc.plot(plot_grad_profile(result["grad_profile"], result["grad_profile_initial"]), "hidden_grad_norms",
+             _("Mean `‖∂L/∂h_t‖` over the test sentences against the number of steps before the last word (log "
+               "scale)."))
+    doc.heading(_("Test sentences and their predicted distribution"))
+    doc.table([("sentence", _("sentence"), ""), ("label", _("true class"), ""), ("predicted", _("predicted"), "")]
+              + [(f"p{c}", names[c], ".3f") for c in range(len(names))],
+              [{"sentence": CodeText(e["sentence"].replace("`", "'")), "label": names[e["label"]],
+                "predicted": names[e["predicted"]],
+                **{f"p{c}": p for c, p in enumerate(e["probs"])}} for e in result["examples"]])
+    doc.heading(_("Many-to-many head"))
+    m2m = result["many_to_many"]
+    doc.para(_("Targets: step t is labelled with the sentiment of the prefix `w_1..w_t` wherever that prefix is a node "
+               "of the sentence's tree (the left spine; the last step is the whole sentence) and ignored elsewhere; "
+               "{k:.1f} labelled steps per training sentence on average. Trained on sentences only, {e} epochs.",
+               k=m2m["labels_per_sentence"], e=config.tagger_num_epochs))
+    doc.table([("epoch", _("epoch"), "d"), ("train_loss", _("training loss"), ".4f"),
+               ("dev_prefix_acc", _("dev prefix acc."), ".2%"), ("dev_sentence_acc", _("dev sentence acc."), ".2%"),
+               ("test_prefix_acc", _("test prefix acc."), ".2%"),
+               ("test_sentence_acc", _("test sentence acc."), ".2%")], m2m["curves"])
+    doc.para(tagger_sentence(m2m, result["test_acc"], d["fit_what"]))
