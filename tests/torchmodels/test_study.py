@@ -65,6 +65,22 @@ def test_budget_guard_skips_and_still_reports(fashion_dir, tmp_path):
     assert not any(r["status"] == "finished" for r in data["models"].values())
 
 
+def test_a_failing_probe_or_ceiling_leaves_the_defaults(fashion_dir, tmp_path, monkeypatch):
+    from backproplab.torchmodels import study
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(study, "probe", broken)
+    monkeypatch.setattr(study, "matmul_peak", broken)
+    out = tmp_path / "study"
+    assert run_study(fashion_dir, out, "--models", "cnn", "--resolution-models", "") == 0
+    md = (out / "study.md").read_text()
+    assert "phase probe: RuntimeError: CUDA error" in md and "phase ceilings: RuntimeError" in md
+    models = json.loads((out / "study.json").read_text())["models"]
+    assert [r["status"] for r in models.values()] == ["finished"] and "peak_fraction" not in next(iter(models.values()))
+
+
 def test_seeds_stacked_and_resume_from(fashion_dir, tmp_path):
     first = tmp_path / "first"
     assert run_study(fashion_dir, first, "--probe", "none", "--models", "v1", "--resolution-models", "",

@@ -23,6 +23,7 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 
 import torch
 
@@ -71,12 +72,12 @@ class Study:
             log(f"resume: {self.store.merge_from(c.resume_from)} finished models read from {c.resume_from}")
         self._phase("data", self._load_data)
         if c.shard is None:
-            self._phase("ceilings", self._ceilings)
+            self._phase("ceilings", self._ceilings, essential=False)
         self.cost_model = self._fit_cost_model()
         pending = self._pending()
         self.choice, self.probe_result = dict(DEFAULT_CHOICE, lanes=4 if self.device.type == "cuda" else 1), None
         if c.shard is None and c.probe != "none" and (pending or c.probe_only):
-            self._phase("probe", lambda: self._probe(pending))
+            self._phase("probe", lambda: self._probe(pending), essential=False)
         self._apply_flags()
         self.cost_model = self._fit_cost_model()
         self.options = JobOptions(engine=self.choice["engine"], channels_last=self.choice["channels_last"],
@@ -86,7 +87,7 @@ class Study:
             if not c.probe_only:
                 self._phase("training", lambda: self._train(pending))
                 if c.shard is None:
-                    self._phase("alone", self._alone)
+                    self._phase("alone", self._alone, essential=False)
         finally:  # whatever broke, the finished models get their report
             if c.shard is None:
                 self.run_info["total_s"] = time.monotonic() - self.started
@@ -96,9 +97,16 @@ class Study:
                 log(f"done in {self.run_info['total_s']:.0f} s: {c.out}/study.md")
         return self.run_info
 
-    def _phase(self, name: str, fn) -> None:
+    def _phase(self, name: str, fn, essential: bool = True) -> None:
+        """Run and time one phase; a non-essential one that raises is logged and the study goes on."""
         t0 = time.monotonic()
-        fn()
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 -- e.g. a failed probe: train with the defaults instead
+            if essential:
+                raise
+            log(f"{name} failed, going on without it: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+            self.run_info["skipped"].append({"what": f"phase {name}", "why": f"{type(e).__name__}: {e}"})
         self.run_info["phases_s"][name] = time.monotonic() - t0
 
     # -- phases ------------------------------------------------------------------------

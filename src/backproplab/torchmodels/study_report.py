@@ -91,9 +91,11 @@ def _run_lines(run: dict) -> list[str]:
                  + (f", CUDA {env['cuda']}, cuDNN {env.get('cudnn')}" if env.get("cuda") else "")
                  + f", Python {env.get('python')}.")
     if run.get("peak"):
+        copy = run.get("copy")
         lines.append(f"**Ceilings, measured in this run.** bf16 matmul {run['peak']['n']}^3: "
-                     f"{run['peak']['tflops']:.3g} TFLOP/s (the \"peak\" below); device-to-device copy "
-                     f"{run['copy']['gb_per_s']:.3g} GB/s (bytes read + written).")
+                     f"{run['peak']['tflops']:.3g} TFLOP/s (the \"peak\" below)"
+                     + (f"; device-to-device copy {copy['gb_per_s']:.3g} GB/s (bytes read + written)." if copy
+                        else "."))
     phases = ", ".join(f"{k} {v:.1f} s" for k, v in run.get("phases_s", {}).items())
     ch = run.get("choice") or {}
     choice = (f"engine {ch.get('engine')}, channels_last {'yes' if ch.get('channels_last') else 'no'}, "
