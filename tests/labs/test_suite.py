@@ -34,6 +34,9 @@ def test_lab_all_runs_every_lab_with_the_shared_options_and_indexes_them(lab_all
         assert f'href="{e["lab"]}/report.html"' in html and f'href="{e["lab"]}/report.fa.html"' in fa_html
         acc = e["result"]["best_test_acc"]
         assert 0.5 < acc <= 1.0 and f"{acc:.2%}" in md
+        assert e["result"]["summary"].startswith(f"{e['lab']}: best test accuracy {acc:.2%}")
+    # the Persian index gives each lab's summary in Persian
+    assert "best test accuracy" not in fa_md and fa_md.count("بهترین دقت آزمون") >= 1 + len(index["labs"])
 
 
 def test_lab_all_resumes_from_the_cached_models(lab_all, capsys):

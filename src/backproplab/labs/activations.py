@@ -24,10 +24,10 @@ from ..nn import ACTIVATIONS
 from ..report.i18n import N_, _, join
 from .config import ConfigError, option, quick
 from .plotting import epoch_axis, new_figure
-from .training_problems import problems_section, training_findings
 from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
-                       data_sentence, fastest_text, load_data, plot_curves, reach_threshold, stalled_text, summarize,
-                       train_run)
+                       data_sentence, fastest_text, in_english, load_data, plot_curves, reach_threshold, stalled_text,
+                       summarize, train_run)
+from .training_problems import problems_section, training_findings
 
 NAME = "activations"
 TITLE = N_("Activations and vanishing gradients")
@@ -120,11 +120,19 @@ def run(config: Config, out) -> dict:
     deepest = max(config.depths)
     vanished = [a for a in config.activations if any(r["activation"] == a and r["depth"] == deepest
                                                      and r.get("vanished_layers") for r in rows)]
-    summary = (f"activations: best test accuracy {best_acc:.2%} ({best_model}); vanishing gradients at depth "
-               f"{deepest}: {', '.join(vanished) or 'none'}") if best_model else "activations: no run finished an epoch"
-    return {"summary": summary, "best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
+    result = {"best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
             "rows": rows, "runs": runs, "data": facts, "threshold": threshold, "deepest": deepest,
             "vanished": vanished, "findings": findings, "train_time_s": sum(r["train_time_s"] for r in rows)}
+    return {"summary": f"{NAME}: {in_english(summary_line(result))}", **result}
+
+
+def summary_line(result: dict):
+    """The lab's answer in one line (the index of `lab all` shows it in the report's language)."""
+    if result["best_model"] is None:
+        return _("no run finished an epoch")
+    acts = join(result["vanished"], code=True) if result["vanished"] else _("none")
+    return _("best test accuracy {acc:.2%} (`{model}`); vanishing gradients at depth {d}: {acts}",
+             acc=result["best_test_acc"], model=result["best_model"], d=result["deepest"], acts=acts)
 
 
 # -- report ---------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from .config import option, quick
 from .init_lab_plots import plot_stats, plot_symmetry
 from .training_problems import problems_section, training_findings
 from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
-                       data_sentence, fastest_text, load_data, plot_curves, reach_threshold,
+                       data_sentence, fastest_text, in_english, load_data, plot_curves, reach_threshold,
                        stalled_text, summarize, train_run)
 
 NAME = "init"
@@ -165,15 +165,23 @@ def run(config: Config, out) -> dict:
                                                  for s in r["symmetry_after"]])
     findings = {label: training_findings(r, data.chance) for label, r in runs.items()}
     best_acc, best_model = best_of(rows)
-    zeros = {m: max(s["rel_param_diff"] for s in r["symmetry_after"]) for m, r in runs.items()
-             if m.startswith("zeros")}
-    summary = (f"init: best test accuracy {best_acc:.2%} ({best_model}); all-zeros hidden units after training, "
-               f"largest relative difference: " + ", ".join(f"{m} {v:.2g}" for m, v in zeros.items())
-               if best_model else "init: no run finished an epoch")
-    return {"summary": summary, "best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
+    result = {"best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
             "rows": rows, "runs": runs, "data": facts, "threshold": threshold, "findings": findings,
             "act_at_zero": {act: activation_at_zero(act) for _l, _i, act in models},
             "train_time_s": sum(r["train_time_s"] for r in rows)}
+    return {"summary": f"{NAME}: {in_english(summary_line(result))}", **result}
+
+
+def summary_line(result: dict):
+    """The lab's answer in one line (the index of `lab all` shows it in the report's language)."""
+    if result["best_model"] is None:
+        return _("no run finished an epoch")
+    zeros = join([_("`{m}` {rel:.2g}", m=m, rel=max(max(s["rel_param_diff"], s["rel_output_diff"])
+                                                   for s in r["symmetry_after"]))
+                  for m, r in result["runs"].items() if m.startswith("zeros")])
+    return _("best test accuracy {acc:.2%} (`{model}`); all-zeros hidden units after training differ from unit 0 by "
+             "at most (relative to the layer's largest |value|): {zeros}", acc=result["best_test_acc"],
+             model=result["best_model"], zeros=zeros)
 
 
 # -- sentences computed from the numbers (tested on made-up numbers) ----------------------------

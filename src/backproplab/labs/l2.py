@@ -30,7 +30,7 @@ from .config import ConfigError, option, quick
 from .l2_plots import plot_pair, plot_sweep, plot_weight_norm
 from .training_problems import problems_section, training_findings
 from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
-                       data_sentence, load_data, plot_curves, reach_threshold, stalled_text,
+                       data_sentence, in_english, load_data, plot_curves, reach_threshold, stalled_text,
                        summarize, train_run)
 
 NAME = "l2"
@@ -109,13 +109,21 @@ def run(config: Config, out) -> dict:
     by = {r["gamma"]: r for r in rows}
     norms = {"without": by[0.0]["final_weight_norm"], "with": by[config.gamma]["final_weight_norm"],
              "gamma": config.gamma}
-    summary = (f"l2: best test accuracy {best_acc:.2%} ({best_model})" if best_model
-               else "l2: no run finished an epoch")
-    if config.gamma > 0 and norms["without"] is not None and norms["with"] is not None:
-        summary += f"; Σ W² at the last epoch {norms['without']:.4g} without L2, {norms['with']:.4g} with γ={config.gamma:g}"
-    return {"summary": summary, "best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
+    result = {"best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
             "rows": rows, "runs": runs, "data": facts, "threshold": threshold, "findings": findings, "m": m,
             "weight_norm": norms, "train_time_s": sum(r["train_time_s"] for r in rows)}
+    return {"summary": f"{NAME}: {in_english(summary_line(result))}", **result}
+
+
+def summary_line(result: dict):
+    """The lab's answer in one line (the index of `lab all` shows it in the report's language)."""
+    if result["best_model"] is None:
+        return _("no run finished an epoch")
+    acc, model, wn = result["best_test_acc"], result["best_model"], result["weight_norm"]
+    if wn["gamma"] == 0 or wn["without"] is None or wn["with"] is None:
+        return _("best test accuracy {acc:.2%} (`{model}`)", acc=acc, model=model)
+    return _("best test accuracy {acc:.2%} (`{model}`); Σ W² at the last epoch: {w0:.4g} without L2, {w1:.4g} with "
+             "γ = {g:g}", acc=acc, model=model, w0=wn["without"], w1=wn["with"], g=wn["gamma"])
 
 
 # -- sentences computed from the numbers (tested on made-up numbers) ----------------------------

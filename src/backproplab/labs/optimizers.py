@@ -38,7 +38,7 @@ from .optimizers_plots import plot_steps, plot_time
 from .optimizers_text import NOISE_MIN, adam_vs_sgd_text, batch_noise_text, noise_text, step_noise
 from .training_problems import problems_section, training_findings
 from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
-                       data_sentence, fastest_text, load_data, plot_curves, reach_threshold,
+                       data_sentence, fastest_text, in_english, load_data, plot_curves, reach_threshold,
                        stalled_text, summarize, train_run)
 
 NAME = "optimizers"
@@ -154,15 +154,23 @@ def run(config: Config, out) -> dict:
     if adam and sgd and adam["final_train_loss"] is not None and sgd["final_train_loss"] is not None:
         numbers = {"adam_final_train_loss": adam["final_train_loss"], "sgd_final_train_loss": sgd["final_train_loss"],
                    "batch_size": b}
-    summary = (f"optimizers: best test accuracy {best_acc:.2%} ({best_model})" if best_model
-               else "optimizers: no run finished an epoch")
-    if numbers:
-        summary += (f"; final training loss at batch {b}: Adam {numbers['adam_final_train_loss']:.4g}, plain "
-                    f"mini-batch SGD {numbers['sgd_final_train_loss']:.4g}")
-    return {"summary": summary, "best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
+    result = {"best_test_acc": best_acc, "best_model": best_model, "num_epochs": config.num_epochs,
             "rows": rows, "runs": runs, "plan": plan, "data": facts, "threshold": threshold, "findings": findings,
             "adam_vs_sgd": numbers, "machine": _machine(), "sgd_subsample": subsample_size(config, facts["n_train"]),
             "train_time_s": sum(r["train_time_s"] for r in rows)}
+    return {"summary": f"{NAME}: {in_english(summary_line(result))}", **result}
+
+
+def summary_line(result: dict):
+    """The lab's answer in one line (the index of `lab all` shows it in the report's language)."""
+    if result["best_model"] is None:
+        return _("no run finished an epoch")
+    acc, model, nums = result["best_test_acc"], result["best_model"], result["adam_vs_sgd"]
+    if not nums:
+        return _("best test accuracy {acc:.2%} (`{model}`)", acc=acc, model=model)
+    return _("best test accuracy {acc:.2%} (`{model}`); final training loss at batch {b}: Adam {a:.4g}, plain "
+             "mini-batch SGD {s:.4g}", acc=acc, model=model, b=nums["batch_size"], a=nums["adam_final_train_loss"],
+             s=nums["sgd_final_train_loss"])
 
 
 # -- report ---------------------------------------------------------------------------------------

@@ -112,9 +112,17 @@ def write_index(out: Path, group: str, index: dict, langs) -> None:
                       t=index["wall_s"], machine=index["machine"])
             entries = [{"name": e["lab"], "title": _(e["title"]), "ok": e["ok"], "seconds": e["wall_s"],
                         "href": f"{e['dir']}/{report_files(lang)[1]}",
-                        "summary": e["result"].get("summary", "") if e["ok"] else e["error"]} for e in index["labs"]]
+                        "summary": str(lab_summary(e)) if e["ok"] else e["error"]} for e in index["labs"]]
             atomic_write_text(out / f"index{suffix(lang)}.html", render_index(title, entries, lang, intro))
             atomic_write_text(out / f"index{suffix(lang)}.md", _index_markdown(title, intro, index, lang))
+
+
+def lab_summary(entry: dict):
+    """A finished lab's one-line summary in the active language: its module's ``summary_line(result)``
+    where it has one, else the English ``summary`` of its result."""
+    known = entry["lab"] in registry.labs()
+    line = getattr(registry.load_lab(entry["lab"]), "summary_line", None) if known else None
+    return line(entry["result"]) if line else entry["result"].get("summary", "")
 
 
 def _index_markdown(title, intro, index: dict, lang: str) -> str:
@@ -130,6 +138,6 @@ def _index_markdown(title, intro, index: dict, lang: str) -> str:
     doc.table([("lab", _("lab"), ""), ("best", _("best test accuracy"), ".2%"), ("model", _("best model"), ""),
                ("seconds", _("time (s)"), ".1f"), ("report", _("report"), "")], rows)
     doc.heading(_("Summaries"))
-    doc.bullets([f"**{e['lab']}**: {e['result'].get('summary', '')}" if e["ok"] else f"**{e['lab']}**: `{e['error']}`"
+    doc.bullets([f"**{e['lab']}**: {lab_summary(e)}" if e["ok"] else f"**{e['lab']}**: `{e['error']}`"
                  for e in index["labs"]])
     return render_markdown(doc)

@@ -204,6 +204,14 @@ def summarize(label: str, run: dict, threshold: float, chance: float, **extra) -
     return row
 
 
+def in_english(msg) -> str:
+    """A message as English text (the one-line summary a lab prints and keeps in its result)."""
+    from ..report.i18n import language
+
+    with language("en"):
+        return str(msg)
+
+
 def best_of(rows: list[dict]) -> tuple[float | None, str | None]:
     """(best test accuracy, the model(s) that reached it, ties joined by ' = ')."""
     done = [r for r in rows if r.get("best_test_acc") is not None]
