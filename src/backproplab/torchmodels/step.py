@@ -138,19 +138,40 @@ def graphs_available(x: torch.Tensor) -> bool:
     return x.is_cuda
 
 
-def capture_graph(step, warmup: int) -> torch.cuda.CUDAGraph:
-    """Warm up ``step`` on a side stream, then record ``step.body`` as a CUDA graph."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
+_CAPTURE_STREAMS: dict = {}
+
+
+def capture_stream() -> torch.cuda.Stream:
+    """One side stream per device for every warm-up and capture: lazily made per-stream state
+    (cuBLAS/cuDNN workspaces) is then made during the warm-up, never inside a capture."""
+    device = torch.cuda.current_device()
+    if device not in _CAPTURE_STREAMS:
+        _CAPTURE_STREAMS[device] = torch.cuda.Stream()
+    return _CAPTURE_STREAMS[device]
+
+
+def record_graph(body: Callable[[], None], warmup_fn: Callable[[], None], warmup: int,
+                 before_capture: Callable[[], None] = lambda: None) -> torch.cuda.CUDAGraph:
+    """Run ``warmup_fn`` ``warmup`` times, then record ``body`` as a CUDA graph, both on the capture stream.
+
+    The graph replays on whatever stream is current at replay time.
+    """
+    stream, current = capture_stream(), torch.cuda.current_stream()
+    stream.wait_stream(current)
     with torch.cuda.stream(stream):
         for _ in range(warmup):
-            step.eager()
-    torch.cuda.current_stream().wait_stream(stream)
-    step.before_capture()
+            warmup_fn()
+    current.wait_stream(stream)
+    before_capture()
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        step.body()
+    with torch.cuda.graph(graph, stream=stream):
+        body()
     return graph
+
+
+def capture_graph(step, warmup: int) -> torch.cuda.CUDAGraph:
+    """Warm up ``step`` (eager steps), then record ``step.body`` as a CUDA graph."""
+    return record_graph(step.body, step.eager, warmup, step.before_capture)
 
 
 def _compile(step, warmup: int) -> tuple[float | None, str]:

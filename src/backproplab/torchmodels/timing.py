@@ -88,7 +88,7 @@ def forward_latency_ms(model: torch.nn.Module, x: torch.Tensor, amp: bool, use_g
     With ``use_graph`` (CUDA only) the forward is recorded once as a CUDA graph and the
     replays are timed: what a deployed model pays without the per-kernel launch cost.
     """
-    from .step import autocast
+    from .step import autocast, record_graph
 
     model.eval()
 
@@ -98,13 +98,5 @@ def forward_latency_ms(model: torch.nn.Module, x: torch.Tensor, amp: bool, use_g
 
     run = forward
     if use_graph and x.is_cuda:
-        stream = torch.cuda.Stream()
-        stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(stream):
-            forward()  # cuDNN picks its algorithms outside the capture
-        torch.cuda.current_stream().wait_stream(stream)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            forward()
-        run = graph.replay
+        run = record_graph(forward, forward, warmup=2).replay  # cuDNN picks its algorithms before the capture
     return 1000 * median_seconds(run, x.device, reps)
