@@ -30,10 +30,10 @@ from ..report import CodeText
 from ..report.i18n import N_, _, join
 from .config import option, quick
 from .init_lab_plots import plot_stats, plot_symmetry
-from .training_problems import problems_section, training_findings
 from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
-                       data_sentence, fastest_text, in_english, load_data, plot_curves, reach_threshold,
+                       data_sentence, fastest_text, in_english, load_data, plot_curves, reach_threshold, significant,
                        stalled_text, summarize, train_run)
+from .training_problems import problems_section, training_findings
 
 NAME = "init"
 TITLE = N_("Weight initialization: symmetry, vanishing and exploding signals")
@@ -198,7 +198,7 @@ def symmetry_text(model: str, layers: list[dict], act: str, act_at_zero: float, 
              m=model, rel=rel, tol=rtol)
     if any(n > 0 for n in norms):
         return same + _("The hidden weights moved (Σ W² per layer: {norms}) but every unit moved the same way: "
-                        "symmetry, not stillness.", norms=join([f"{n:.3g}" for n in norms]))
+                        "symmetry, not stillness.", norms=join(significant(norms)))
     if act_at_zero == 0:
         return same + _("The hidden weights never moved from 0: with zero weights above them they get a zero "
                         "gradient, and `{act}(0) = 0` gives the layers above nothing to learn from.", act=act)
@@ -244,7 +244,7 @@ def observations(result: dict, config: Config) -> list:
     for m, r in runs.items():
         stats = r["init_stats"]
         lines.append(_("`{m}` at initialization: hidden-layer std {hidden}; logits std {logits:.3g}.", m=m,
-                       hidden=join([f"{s['std']:.3g}" for s in stats[:-1]]), logits=stats[-1]["std"]))
+                       hidden=join(significant([s["std"] for s in stats[:-1]])), logits=stats[-1]["std"]))
     return lines
 
 

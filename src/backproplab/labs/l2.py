@@ -28,10 +28,10 @@ from ..report import CodeText
 from ..report.i18n import N_, _, _n, join
 from .config import ConfigError, option, quick
 from .l2_plots import plot_pair, plot_sweep, plot_weight_norm
-from .training_problems import problems_section, training_findings
 from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
-                       data_sentence, in_english, load_data, plot_curves, reach_threshold, stalled_text,
+                       data_sentence, in_english, load_data, plot_curves, reach_threshold, significant, stalled_text,
                        summarize, train_run)
+from .training_problems import problems_section, training_findings
 
 NAME = "l2"
 TITLE = N_("L2 regularization: weight norm, train/test gap, γ sweep")
@@ -175,7 +175,7 @@ def sweep_lines(rows: list[dict]) -> list:
                    g=winners[0], values=values)]
     if len(done) > 1:
         norms = [r["final_weight_norm"] for r in done]
-        shown = join([f"{n:.3g}" for n in norms])
+        shown = join(significant(norms))
         if all(b < a for a, b in zip(norms, norms[1:])):
             lines.append(_("Σ W² at the last epoch falls at every larger γ: {norms}.", norms=shown))
         else:

@@ -36,10 +36,10 @@ from ..report.i18n import N_, _, join
 from .config import option, quick
 from .optimizers_plots import plot_steps, plot_time
 from .optimizers_text import NOISE_MIN, adam_vs_sgd_text, batch_noise_text, noise_text, step_noise
-from .training_problems import problems_section, training_findings
 from .training import (QUICK_TEST, QUICK_TRAIN, MLPConfig, best_of, best_text, curve_rows, data_facts,
                        data_sentence, fastest_text, in_english, load_data, plot_curves, reach_threshold,
                        stalled_text, summarize, train_run)
+from .training_problems import problems_section, training_findings
 
 NAME = "optimizers"
 TITLE = N_("Optimizers: GD, mini-batch GD, SGD, momentum, RMSprop, Adam")

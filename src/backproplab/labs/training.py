@@ -204,6 +204,12 @@ def summarize(label: str, run: dict, threshold: float, chance: float, **extra) -
     return row
 
 
+def significant(values, digits: int = 3) -> list[float]:
+    """``values`` rounded to ``digits`` significant digits, for :func:`join` (which writes each number
+    with the reader's digits)."""
+    return [float(f"{v:.{digits}g}") for v in values]
+
+
 def in_english(msg) -> str:
     """A message as English text (the one-line summary a lab prints and keeps in its result)."""
     from ..report.i18n import language
