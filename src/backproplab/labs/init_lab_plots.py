@@ -45,5 +45,5 @@ def plot_symmetry(symmetry: dict[str, list[dict]], rtol: float):
     ax.set_yscale("log")
     ax.set_ylabel(_("max |unit − unit 0| / max |value|"))
     ax.set_title(_("Hidden units after training: copies of each other? ({f:g} = exactly equal)", f=FLOOR))
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left")  # the all-zeros bars at the floor leave that corner free
     return fig
