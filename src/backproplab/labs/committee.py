@@ -1,232 +1,192 @@
 """Lab: a committee of networks trained on differently preprocessed data (Ciresan et al. 2011).
 
-Question: a committee averages the output probabilities of N networks of the same
-architecture. It beats its members only where their mistakes differ. Does giving each member
-its own view of the data (the original images, or the images width-normalized to 10, 12, ...,
-20 pixels) decorrelate the mistakes more than merely training from another random seed?
+The question (document 003, question 2): what is a committee of classifiers, how does it improve
+on its members, and how does the paper's preprocessing keep the members' errors from depending
+strongly on each other?
+
+A committee averages the output probabilities of N networks of the same architecture. Its
+squared error is at most its members' mean squared error, and E_AV/N when their errors are
+uncorrelated (:mod:`.committee_stats`); it beats its best member only where their mistakes differ.
+Does giving each member its own view of the data (the original images, or the images
+width-normalized to 10, 12, ..., 20 pixels) decorrelate the mistakes more than merely training
+from another random seed?
 
 Each member is trained on its preprocessed training images, distorted afresh every epoch
-(elastic distortion, Simard et al. 2003, plus a small random affine transform); it is tested
-on the test images with its deterministic preprocessing only. Members are keyed by
-(preprocessing, seed): the committee is (variant i, seed i) for i = 0..N-1, the control is
-(original, seed i), so both share member 0 and differ only in where diversity comes from.
-
-Training reuses the library's :class:`~backproplab.train.Trainer`, one epoch per ``fit`` call on
-freshly distorted arrays (same model, optimizer and generator throughout). Each finished member
-is cached in ``members/`` (test probabilities and curves), so a killed run resumes per member.
+(elastic distortion, Simard et al. 2003, plus a small random affine transform), and tested on
+the test images with its deterministic preprocessing only. Members are keyed by (preprocessing,
+seed): the committee is (variant i, seed i) for i = 0..N-1, the control is (original, seed i),
+so both share member 0 and differ only in where diversity comes from. Every member is a task of
+the run (``--cluster`` trains them on Dask workers).
 
 Reference: D. C. Ciresan, U. Meier, L. M. Gambardella, J. Schmidhuber, "Convolutional Neural
 Network Committees for Handwritten Character Classification", ICDAR 2011; P. Y. Simard,
 D. Steinkraus, J. C. Platt, "Best Practices for Convolutional Neural Networks Applied to Visual
-Document Analysis", ICDAR 2003.
+Document Analysis", ICDAR 2003; Bishop, Pattern Recognition and Machine Learning (2006), §14.2.
 """
 from __future__ import annotations
 
-import time
+import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..data.preprocess import apply_variant, distort
-from ..nn import CrossEntropyLoss, Flatten, Sequential
-from ..optim import Adam
-from ..train import Trainer
-from ..utils.io import atomic_savez, load_npz
-from .common import LabRun, on_cores
-from .mlp_common import cosine_factor
+from ..report.i18n import N_
+from .config import ConfigError, LabConfig, option, quick
 
 NAME = "committee"
-TITLE = "Committees of networks: preprocessing diversity vs seed diversity"
+TITLE = N_("Committees of networks: preprocessing diversity vs seed diversity")
+SUMMARY = N_("CNN committees on Fashion-MNIST: E_COM vs E_AV of real members, and whether the paper's width "
+             "normalizations decorrelate errors more than seeds")
+QUESTIONS = ("003/Q2.1", "003/Q2.2")
 
-WIDTHS = (10, 12, 14, 16, 18, 20)  # the paper's width normalizations, px (MNIST digits: a 20-px box)
+#: the paper's width normalizations, px (MNIST digits sit in a 20-px box)
+WIDTHS = (10, 12, 14, 16, 18, 20)
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = 0  # base seed; member i uses the generator seeded by (seed, i)
-    quick: bool = False  # 3 small members on 1000 train / 500 test images, 2 epochs
-    data_dir: str | None = None  # folder with the Fashion-MNIST files; None = default
-    arch: str = "cnn"  # "cnn" (models.cnn.make_cnn, the convolution issue's CNN) or "mlp" (faster)
-    channels: tuple[int, ...] = (16, 32)  # CNN: output channels of the conv stages (quick: 4, 8)
-    fc: int = 128  # CNN: width of the hidden fully connected layer (quick: 32)
-    hidden: tuple[int, ...] = (256,)  # MLP hidden sizes (quick: 64)
-    variants: tuple[str, ...] = ("original",) + tuple(f"width{w}" for w in WIDTHS)  # member i's preprocessing
-    control: bool = True  # also train the seed-only committee ("original" with seeds 0..N-1)
-    epochs: int | None = None  # None: 4 (quick: 2)
-    batch_size: int = 128
-    lr: float = 1e-3  # Adam, cosine-decayed per epoch
-    train_size: int | None = 30000  # a seeded random subset (None: all 60000); keeps the run near 20 min
-    test_size: int | None = None  # None: all 10000 (quick mode always uses 1000 train / 500 test)
-    alpha: float = 16.0  # elastic strength in pixels (Simard: 34 on MNIST; clothing tolerates less)
-    sigma: float = 5.0  # elastic smoothness, Gaussian std in pixels (Simard: 4)
-    rotation: float = 8.0  # random rotation range, degrees (±)
-    scale: float = 0.08  # random scale range per axis (±, fraction)
-    shear: float = 0.1  # random horizontal shear range (±, columns per row)
-    distortions: bool = True  # False: train every member on its undistorted images
-    threshold: float = 0.1  # ink threshold of the bounding box (pixel values in [0, 1])
-    num_examples: int = 12  # images shown where the committee fixes the best member's mistake
-    threads: int = 0  # CNN: cores, one batch shard each (nn.DataParallel); 0 = all, 1 = off (the MLP: always 1)
+class Config(LabConfig):
+    data_dir: str | None = option(None, "folder with the Fashion-MNIST files; None = the default")
+    train_size: int | None = option(30000, "random training images (all 10 classes); None = all 60000", low=1)
+    test_size: int | None = option(None, "random test images; None = all 10000", low=1)
+    arch: str = option("cnn", "members' architecture: models.cnn.make_cnn, or an MLP (faster)", choices=("cnn", "mlp"))
+    channels: tuple[int, ...] = option((16, 32), "CNN: output channels of the 2 or 3 conv stages", min_len=2,
+                                       each_low=1, each_high=4096)
+    hidden: int = option(128, "CNN: width of the hidden fully connected layer (0 = none)", low=0, high=100000)
+    mlp_hidden: tuple[int, ...] = option((256,), "MLP: hidden layer widths", min_len=1, each_low=1, each_high=100000)
+    variants: tuple[str, ...] = option(("original",) + tuple(f"width{w}" for w in WIDTHS),
+                                       "member i's preprocessing: original, deslant, width<k> or a '+' chain",
+                                       min_len=2)
+    control: bool = option(True, "also train the seed-only committee (original images, seeds 0..N-1)")
+    num_epochs: int = option(4, "epochs per member", low=1, high=1000)
+    batch_size: int = option(128, "mini-batch size", low=1, high=100000)
+    lr: float = option(1e-3, "Adam learning rate at the start (cosine-decayed per epoch)", low=0, low_open=True,
+                       high=10)
+    distortions: bool = option(True, "distort the training images afresh every epoch")
+    alpha: float = option(16.0, "elastic strength in pixels (Simard: 34 on MNIST; clothing tolerates less)",
+                          low=0, high=1000)
+    sigma: float = option(5.0, "elastic smoothness: Gaussian std in pixels (Simard: 4)", low=0, low_open=True,
+                          high=100)
+    rotation: float = option(8.0, "random rotation range, ± degrees", low=0, high=180)
+    scale: float = option(0.08, "random scale range per axis, ± fraction", low=0, high=0.9)
+    shear: float = option(0.1, "random horizontal shear range, ± columns per row", low=0, high=5)
+    threshold: float = option(0.1, "ink threshold of the bounding box (pixel values in [0, 1])", low=0, high=1,
+                              high_open=True)
+    num_examples: int = option(12, "test images shown where the committee fixes its best member's mistake",
+                               low=1, high=100)
+    threads: int | None = option(None, "CNN members: cores, one shard of each batch per core (nn.DataParallel); "
+                                       "None = every core, 1 = no sharding (MLP members always use 1)",
+                                 low=1, high=4096)
+
+    def check(self) -> None:
+        from ..data.preprocess import apply_variant
+
+        if self.arch == "cnn" and len(self.channels) not in (2, 3):
+            raise ConfigError(f"--channels must list 2 or 3 conv stages, got {','.join(map(str, self.channels))}")
+        for v in self.variants:
+            try:
+                apply_variant(np.zeros((1, 28, 28), np.float32), v)  # an unknown name fails before any training
+            except ValueError as e:
+                raise ConfigError(f"--variants: {e}") from None
+
+    def quick(self) -> "Config":
+        return quick(self, variants=self.variants[:3], channels=(4, 8), hidden=32, mlp_hidden=(64,), num_epochs=2,
+                     train_size=1000, test_size=500)
 
 
-# -- data ------------------------------------------------------------------------
-def _load(config):
-    """Fashion-MNIST, all 10 classes, as (N, 28, 28) float32; a seeded subset when asked."""
-    from ..data import load_fashion_mnist
-
-    ds = load_fashion_mnist(classes=None, data_dir=config.data_dir, flatten=False)
-    n_train, n_test = (1000, 500) if config.quick else (config.train_size, config.test_size)
-    rng = np.random.default_rng([config.seed, 10_001])  # the subset does not depend on member seeds
-    tr = rng.permutation(len(ds.x_train))[:n_train] if n_train else np.arange(len(ds.x_train))
-    te = rng.permutation(len(ds.x_test))[:n_test] if n_test else np.arange(len(ds.x_test))
-    x_train, x_test = ds.x_train[tr, 0], ds.x_test[te, 0]  # (N, 28, 28)
-    note = f"{len(tr)} of {len(ds.x_train)} training and {len(te)} of {len(ds.x_test)} test images, 10 classes"
-    return x_train, ds.y_train[tr], x_test, ds.y_test[te], tuple(ds.class_names), note
+def members_of(config: Config) -> tuple[list, list]:
+    """(committee, control): (variant, seed) keys; both start with (variants[0], 0)."""
+    committee = [(v, i) for i, v in enumerate(config.variants)]
+    control = [(config.variants[0], i) for i in range(len(config.variants))] if config.control else []
+    return committee, control
 
 
-def _epochs(config) -> int:
-    if config.epochs is not None:
-        if config.epochs < 1:
-            raise ValueError(f"--epochs must be >= 1, got {config.epochs}")
-        return config.epochs
-    return 2 if config.quick else 4
+def label(key) -> str:
+    return f"{key[0]}/seed{key[1]}"
 
 
-# -- one member ------------------------------------------------------------------
-def _make_model(config, rng: np.random.Generator):
-    """The shared architecture; its input is (N, 784) for the MLP and (N, 1, 28, 28) for the CNN."""
-    if config.arch == "mlp":
-        from ..models import make_mlp
+def _member_rows(results: dict, blocks: list[dict], y: np.ndarray) -> list[dict]:
+    from .committee_stats import error_rate
 
-        hidden = (64,) if config.quick else config.hidden
-        return make_mlp(28 * 28, hidden, 10, "relu", "he", rng=rng)
-    if config.arch == "cnn":
-        from ..models.cnn import make_cnn
-
-        channels, fc = ((4, 8), 32) if config.quick else (config.channels, config.fc)
-        return make_cnn(rng, num_classes=10, channels=channels, hidden=fc, dropout=0.0)
-    raise ValueError(f"arch must be 'mlp' or 'cnn', got {config.arch!r}")
+    rows = []
+    for key, r in results.items():
+        h = r["history"]
+        rows.append({"member": label(key), "variant": key[0], "seed": key[1],
+                     "in": "+".join(b["name"] for b in blocks if label(key) in b["members"]),
+                     "test_error": error_rate(np.argmax(r["probs"], axis=1), y),
+                     "final_train_loss": h["train_loss"][-1], "train_time_s": r["train_time_s"],
+                     "distort_time_s": r["distort_time_s"]})
+    return rows
 
 
-def _shape_for(config, x: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) -> the model's input layout."""
-    return x.reshape(len(x), -1) if config.arch == "mlp" else x[:, None]  # (N, 784) or (N, 1, 28, 28)
+def _figure_arrays(config: Config, data: dict, fix: dict, variants) -> dict:
+    """Images the report draws: the fixed test images, and a few training images under every preprocessing."""
+    from ..data.preprocess import apply_variant, distort
+
+    rng = np.random.default_rng([config.seed, 20_002])
+    pick = data["x_train"][rng.choice(len(data["x_train"]), 4, replace=False)]  # (4, 28, 28)
+    views = [apply_variant(pick, v, config.threshold) for v in variants]
+    first = apply_variant(pick, variants[0], config.threshold)
+    views += [distort(first, rng, alpha=config.alpha, sigma=config.sigma, rotation=config.rotation,
+                      scale=config.scale, shear=config.shear) for _ in range(2)]  # two fresh distortions
+    return {"fixed_images": data["x_test"][fix["idx"]], "fixed_labels": data["y_test"][fix["idx"]],
+            "views": np.stack(views, axis=1)}  # (4, variants + 2, 28, 28)
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)  # (N, C), stable
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+def train_members(config: Config, out, keys: list) -> dict:
+    """{(variant, seed): the member's task result, with its test probabilities as an array}."""
+    from .committee_members import train_member
+
+    done = out.map({f"member-{label(k)}": functools.partial(train_member, config, *k) for k in keys}, label=NAME)
+    return {k: {**done[f"member-{label(k)}"], "probs": np.asarray(done[f"member-{label(k)}"]["probs"])} for k in keys}
 
 
-def train_member(config, variant: str, member_seed: int, x_train, y_train, x_test, y_test, epochs: int) -> dict:
-    """Train one member on ``variant``-preprocessed images, distorted afresh each epoch.
-
-    Returns:
-        dict with ``probs`` (N_test, 10) test probabilities and per-epoch ``train_loss``, ``test_acc``.
-    """
-    rng = np.random.default_rng([config.seed, member_seed])  # weights and shuffling
-    distort_rng = np.random.default_rng([config.seed, member_seed, 1])  # the per-epoch distortions
-    pre_train = apply_variant(x_train, variant, config.threshold)  # (N, 28, 28), once
-    pre_test = _shape_for(config, apply_variant(x_test, variant, config.threshold))
-    model = _make_model(config, rng)
-    # sharding pays for the CNN's element-wise work; the MLP is GEMM-bound and faster unsharded (measured)
-    trained = on_cores(model, config.threads if config.arch == "cnn" else 1)[0]
-    trainer = Trainer(trained, CrossEntropyLoss(), Adam(model.parameters(), lr=config.lr),
-                      batch_size=config.batch_size, num_epochs=1, rng=rng, eval_train=False)
-    t0, distort_s = time.perf_counter(), 0.0
-    for epoch in range(epochs):
-        # cosine learning-rate decay per epoch (Loshchilov & Hutter 2017): the last epochs settle
-        # each member near a minimum instead of wherever Adam's last noisy step left it
-        for group in trainer.optimizer.param_groups:
-            group["lr"] = config.lr * cosine_factor(epoch, epochs)
-        td = time.perf_counter()
-        x_epoch = (distort(pre_train, distort_rng, alpha=config.alpha, sigma=config.sigma, rotation=config.rotation,
-                           scale=config.scale, shear=config.shear) if config.distortions else pre_train)
-        distort_s += time.perf_counter() - td
-        # the Trainer keeps its history across fit calls: one more epoch each call
-        trainer.fit(_shape_for(config, x_epoch), y_train, pre_test, y_test)
-    model.eval()
-    logits = np.concatenate([model.forward(pre_test[i:i + 2048]) for i in range(0, len(pre_test), 2048)])
-    h = trainer.history
-    return {"probs": _softmax(logits.astype(np.float64)), "train_loss": np.array(h.train_loss),
-            "test_acc": np.array(h.test_acc), "train_time_s": time.perf_counter() - t0, "distort_time_s": distort_s}
+def _save(out, blocks: list[dict], rows: list[dict], per_class: list[dict]) -> None:
+    out.save_metrics("members", rows)
+    out.save_metrics("k_curve", [{"k": k + 1, **{f"{b['name']}_error": b["k_curve"][k] for b in blocks}}
+                                 for k in range(len(blocks[0]["k_curve"]))])
+    out.save_metrics("squared_error", {b["name"]: b["squared_error"] for b in blocks})
+    out.save_metrics("error_correlation", {b["name"]: {"members": b["members"], "corr": b["corr"]} for b in blocks})
+    out.save_metrics("per_class", per_class)
 
 
-def _member(lab: LabRun, config, variant, member_seed, data, epochs) -> dict:
-    """A member, from ``members/`` if this config already trained it (resume), else trained now."""
-    path = lab.out_dir / "members" / f"{variant}-seed{member_seed}.npz"
-    if path.exists():
-        saved = load_npz(path)
-        if str(saved.pop("config_hash")) == lab.config_hash:
-            saved["train_time_s"], saved["distort_time_s"] = float(saved["train_time_s"]), float(saved["distort_time_s"])
-            return saved
-    result = train_member(config, variant, member_seed, *data, epochs)
-    atomic_savez(path, config_hash=np.array(lab.config_hash), **{k: np.asarray(v) for k, v in result.items()})
-    return result
+def run(config: Config, out) -> dict:
+    from ..train.diagnostics import diagnose
+    from . import committee_stats as S
+    from .committee_members import data_of
+
+    data = data_of(config)
+    y = data["y_test"]
+    committee, control = members_of(config)
+    keys = list(dict.fromkeys(committee + control))  # the shared member (variants[0], 0) trains once
+    results = train_members(config, out, keys)
+    blocks = [S.committee_block(name, [label(k) for k in members], [results[k]["probs"] for k in members], y)
+              for name, members in (("preprocessing", committee), ("seed-only", control)) if members]
+    main, other = blocks[0], (blocks[1] if control else None)
+    fix = S.fixes(main, [results[k]["probs"] for k in committee], y, config.num_examples)
+    out.save_arrays("members", **{label(k).replace("/", "_"): results[k]["probs"] for k in keys})
+    out.save_arrays("images", **_figure_arrays(config, data, fix, config.variants))
+    rows = _member_rows(results, blocks, y)
+    per_class = S.per_class(blocks, results[committee[0]]["probs"], [results[k]["probs"] for k in committee[1:]], y,
+                            data["class_names"])
+    _save(out, blocks, rows, per_class)
+    chance = float(np.bincount(y, minlength=10).max() / len(y))  # the majority class's share of the test images
+    summary = (f"committee: {len(committee)} members, committee test error {main['committee_error']:.2%} vs best "
+               f"member {main['best_member_error']:.2%}" + (f"; seed-only control {other['committee_error']:.2%}"
+                                                            if other else ""))
+    return {"summary": summary, "committee_error": main["committee_error"],
+            "best_member_error": main["best_member_error"], "mean_member_error": main["mean_member_error"],
+            "control_error": other["committee_error"] if other else None, "k_curve": main["k_curve"],
+            "control_k_curve": other["k_curve"] if other else None,
+            "paired_test": S.paired_test(main["pred"], other["pred"], y) if other else None,
+            "committees": {b["name"]: {k: v for k, v in b.items() if k != "pred"} for b in blocks},
+            "members": rows, "per_class": per_class, "fixes": fix,
+            "data": {"n_train": len(data["x_train"]), "n_train_total": data["n_train_total"], "n_test": len(y),
+                     "n_test_total": data["n_test_total"], "class_names": list(data["class_names"]), "chance": chance},
+            "findings": {label(k): [f.to_dict() for f in diagnose(results[k]["history"], chance)] for k in keys},
+            "shards": max(r["shards"] for r in results.values())}
 
 
-# -- committee arithmetic ----------------------------------------------------------
-def committee_errors(probs: list[np.ndarray], y: np.ndarray) -> list[float]:
-    """Test error of the average of the first k members' probabilities, k = 1..N."""
-    running = np.zeros_like(probs[0])
-    errors = []
-    for k, p in enumerate(probs, start=1):
-        running += p
-        errors.append(float(np.mean(np.argmax(running / k, axis=1) != y)))
-    return errors
+def report(result: dict, config: Config, doc) -> None:
+    from .committee_report import write_report
 
-
-def error_correlation(probs: list[np.ndarray], y: np.ndarray) -> np.ndarray:
-    """(N, N) Pearson correlation of the members' 0/1 error indicators on the test set."""
-    wrong = np.stack([np.argmax(p, axis=1) != y for p in probs]).astype(np.float64)  # (N, N_test)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.corrcoef(wrong)
-    return np.nan_to_num(corr, nan=0.0)
-
-
-def paired_test(pred_a: np.ndarray, pred_b: np.ndarray, y: np.ndarray) -> dict:
-    """Exact McNemar (sign) test on the images where exactly one of two classifiers is right."""
-    from scipy.stats import binomtest
-
-    a_only = int(np.sum((pred_a == y) & (pred_b != y)))
-    b_only = int(np.sum((pred_a != y) & (pred_b == y)))
-    p = float(binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0
-    return {"a_only_right": a_only, "b_only_right": b_only, "p_value": p}
-
-
-def _committee_block(name: str, members: list[tuple[str, int]], results: dict, y: np.ndarray) -> dict:
-    probs = [results[m]["probs"] for m in members]
-    member_err = [float(np.mean(np.argmax(p, axis=1) != y)) for p in probs]
-    curve = committee_errors(probs, y)
-    corr = error_correlation(probs, y)
-    off = corr[~np.eye(len(probs), dtype=bool)]
-    return {"name": name, "members": [f"{v}/seed{s}" for v, s in members], "member_error": member_err,
-            "k_curve": curve, "committee_error": curve[-1], "best_member_error": min(member_err),
-            "mean_member_error": float(np.mean(member_err)), "corr": corr,
-            "mean_corr": float(off.mean()) if off.size else None,
-            "pred": np.argmax(np.mean(probs, axis=0), axis=1)}
-
-
-# -- the lab ---------------------------------------------------------------------
-def run(config: Config, out_dir) -> dict:
-    if len(config.variants) < 2:
-        raise ValueError(f"a committee needs at least 2 variants, got {config.variants}")
-    for v in config.variants:
-        apply_variant(np.zeros((1, 28, 28), np.float32), v)  # an unknown name fails before any training
-    variants = config.variants[:3] if config.quick else config.variants
-    lab = LabRun(Path(out_dir), config)
-    x_train, y_train, x_test, y_test, class_names, note = _load(config)
-    data = (x_train, y_train, x_test, y_test)
-    epochs = _epochs(config)
-    committee = [(v, i) for i, v in enumerate(variants)]
-    control = [(variants[0], i) for i in range(len(variants))] if config.control else []
-    results = {}
-    for key in dict.fromkeys(committee + control):  # the shared member (variants[0], 0) trains once
-        results[key] = _member(lab, config, *key, data, epochs)
-    blocks = [_committee_block("preprocessing", committee, results, y_test)]
-    if control:
-        blocks.append(_committee_block("seed-only", control, results, y_test))
-    from .committee_report import write_outputs
-
-    return write_outputs(lab, config, blocks, results, committee, data, class_names, note, epochs)
+    write_report(result, config, doc)
