@@ -204,7 +204,8 @@ def _torch_layer(torch, m, tx):
     n_off = 2 * m.offset_groups * m.kernel_size[0] * m.kernel_size[1]
     mask = torch.sigmoid(raw[:, n_off:]) if m.modulation else None
     pad = pair("padding", m.padding, 0)
-    y = torch_deform_conv2d(torch, tx, raw[:, :n_off], params["weight"], params["bias"], m.stride, pad, m.dilation, mask)
+    y = torch_deform_conv2d(torch, tx, raw[:, :n_off], params["weight"], params["bias"], m.stride, pad, m.dilation,
+                            mask)
     return y, params
 
 
