@@ -175,7 +175,8 @@ def run(config: Config, out) -> dict:
              "running_var_err": float(np.max(np.abs(fc["running_var"] - fc["expected_running_var"]))),
              # relative: the changes grow to tens at large α
              "weights_inputs_gap": max(abs(a["eval_max_abs_change"] - b["eval_max_abs_change"])
-                                       / max(1.0, abs(a["eval_max_abs_change"])) for a, b in zip(rows[0::2], rows[1::2]))}
+                                       / max(1.0, abs(a["eval_max_abs_change"]))
+                                       for a, b in zip(rows[0::2], rows[1::2]))}
     summary = (f"bias before BN: output diff {part2['max_abs_output_diff']:.2g}, bias grad "
                f"{part2['max_abs_bias_grad']:.2g}; scaling: train change <= {facts['train_worst']:.2g}, eval change "
                f">= {facts['eval_best']:.3g}")
@@ -245,8 +246,8 @@ def weights_inputs_sentence(gap: float, tol: float = ROUNDING_TOL):
     if gap <= tol:  # relative to the change
         return _("Scaling the weights and scaling the inputs give the same numbers: the conv is linear and has no "
                  "bias, so `α·W ⋆ x = W ⋆ (α·x)`.")
-    return _("Scaling the weights and scaling the inputs gave different numbers (by up to {g:.3g} of the change), unexpected for "
-             "a bias-free conv.", g=gap)
+    return _("Scaling the weights and scaling the inputs gave different numbers (by up to {g:.3g} of the change), "
+             "unexpected for a bias-free conv.", g=gap)
 
 
 SCALED = {"weights": N_("weights"), "inputs": N_("inputs")}
@@ -292,7 +293,8 @@ def report(result: dict, config: Config, doc) -> None:
                ("train_max_abs_change", _("largest change, training mode"), ".3g"),
                ("train_change_from_eps", _("predicted by `ε`"), ".3g"),
                ("eval_max_abs_change", _("largest change, inference"), ".3g"),
-               ("train_out_std", _("output std, training"), ".3g"), ("eval_out_std", _("output std, inference"), ".3g")],
+               ("train_out_std", _("output std, training"), ".3g"),
+               ("eval_out_std", _("output std, inference"), ".3g")],
               [{**r, "scaled": _(SCALED[r["scaled"]])} for r in result["scaling"]])
     doc.heading(_("Observations (computed from this run)"))
     doc.bullets([train_sentence(result), eval_sentence(result),

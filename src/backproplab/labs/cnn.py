@@ -3,173 +3,218 @@
 Question: how far does a 3-stage convolutional network (conv-BN-ReLU-pool) get on
 Fashion-MNIST, compared with the MLPs of the earlier labs, and which classes stay hard?
 
-What you should see: test accuracy above 92% after about 10 epochs (goal 92.5%), the
-shirt / T-shirt / pullover / coat classes confused with each other, and a train/test gap that
-opens once the learning rate is lowered.
+What you should see with the default recipe (all 10 classes, the full data): test accuracy above
+92% after 10 epochs (the goal is 92.5%), shirt / T-shirt / pullover / coat confused with each
+other, and a train/test gap that opens once the learning rate is lowered.
 
-The run saves the trained weights (``model_weights.npz``, plain arrays, no pickle) for the
-``gradcam`` lab: ``backproplab lab gradcam --cnn-run <this run folder>``.
+Training: Adam, the learning rate multiplied by ``lr_decay`` after each epoch in ``lr_decay_epochs``
+(:class:`~backproplab.optim.lr_scheduler.MultiStepLR`), one shard of every batch per core
+(:func:`~backproplab.labs.cores.on_cores`), a checkpoint after every epoch in the run folder (a
+killed run resumes where it stopped; the checkpoint is tied to the configuration's fingerprint).
+
+The run saves the trained weights (``model_weights.npz``, plain arrays, no pickle) and the
+builder's settings (``result.json``, key ``model``) for the ``gradcam`` lab:
+``backproplab lab gradcam --cnn-run <this run folder>``.
 
 Reference: the model is :func:`backproplab.models.cnn.make_cnn`; Ioffe & Szegedy 2015 (BN);
 Xiao, Rasul & Vollgraf 2017, "Fashion-MNIST".
 """
 from __future__ import annotations
 
-import dataclasses
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from ..analysis.summary import format_summary, summary
-from ..models.cnn import make_cnn
-from .common import LabRun, markdown_table, new_figure, on_cores, parse_classes
-from .mlp_common import option
+from ..report.i18n import N_
+from ..train import Callback
+from . import progress
+from .cnn_report import report  # noqa: F401  (the lab's report function)
+from .config import ConfigError, option, quick
+from .training import TrainingConfig
 
 NAME = "cnn"
-TITLE = "A small CNN on Fashion-MNIST (10 classes)"
-GOAL = 0.925  # the issue's target test accuracy
+TITLE = N_("A small CNN on Fashion-MNIST (10 classes)")
+SUMMARY = N_("a conv-BN-ReLU network on Fashion-MNIST: test accuracy, the hard classes, the 92.5% goal")
+QUESTIONS = ()
+
+#: test accuracy the default recipe should reach on all 10 classes with the full data
+GOAL = 0.925
+#: the options of the recipe the goal is set for (each at its default), besides the data
+RECIPE = ("num_epochs", "batch_size", "lr", "lr_decay", "lr_decay_epochs", "channels", "hidden", "dropout",
+          "batchnorm")
+#: the data the goal is set for: every class and image of Fashion-MNIST
+GOAL_DATA = {"num_classes": 10, "n_train": 60000, "n_test": 10000}
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = option(0, "initial weights, dropout masks and shuffling")
-    quick: bool = option(False, "1024 train / 512 test images, 2 epochs: seconds")
-    data_dir: str | None = option(None, "folder with the Fashion-MNIST files; None = default")
-    classes: str = option("all", "Fashion-MNIST class ids, comma list, or 'all'")
-    num_epochs: int = option(10, "passes over the training set")
-    batch_size: int = option(64, "mini-batch size")
-    lr: float = option(1e-3, "Adam learning rate")
-    lr_decay: float = option(0.2, "learning rate factor applied at each epoch in lr_decay_epochs")
-    lr_decay_epochs: tuple[int, ...] = option((6, 9), "epochs (1-based) after which the lr is multiplied")
-    channels: tuple[int, ...] = option((32, 64, 64), "output channels of the conv stages (2 or 3)")
-    hidden: int = option(128, "hidden fully connected width (0 = none)")
-    dropout: float = option(0.3, "dropout before the last Linear")
+class Config(TrainingConfig):
+    classes: str = option("all", "Fashion-MNIST class ids (comma list) or 'all'")
+    num_epochs: int = option(10, "passes over the training set", low=1, high=1000)
+    batch_size: int = option(64, "mini-batch size", low=1, high=60000)
+    lr: float = option(1e-3, "Adam learning rate", low=0, low_open=True, high=1e6)
+    lr_decay: float = option(0.2, "factor the learning rate is multiplied by after each epoch of --lr-decay-epochs",
+                             low=0, low_open=True, high=1)
+    lr_decay_epochs: tuple[int, ...] = option((6, 9), "epochs (1-based) after which the learning rate is "
+                                                      "multiplied by --lr-decay", each_low=1, each_high=1000)
+    channels: tuple[int, ...] = option((32, 64, 64), "output channels of the 2 or 3 conv stages", min_len=2,
+                                       each_low=1, each_high=4096)
+    hidden: int = option(128, "width of the hidden fully connected layer (0: none)", low=0, high=100000)
+    dropout: float = option(0.3, "drop probability before the last Linear", low=0, high=1, high_open=True)
     batchnorm: bool = option(True, "BN after every convolution")
-    train_size: int | None = option(None, "use the first N (shuffled) training images; None = all")
-    threads: int = option(0, "cores, one shard of each batch per core (nn.DataParallel); 0 = all, 1 = off")
+    threads: int | None = option(None, "cores, one shard of each batch per core (nn.DataParallel); None = every "
+                                       "core this process may use, 1 = unsharded", low=1, high=1024)
+
+    def check(self) -> None:
+        super().check()
+        check_stages(self.channels)
+
+    def quick(self) -> "Config":
+        return quick(self, num_epochs=2, train_size=1024, test_size=512, lr_decay_epochs=(1,))
 
 
-def _lr_at(config: Config, epochs_done: int) -> float:
-    """Step schedule: lr · lr_decay^(number of decay epochs already passed)."""
-    return config.lr * config.lr_decay ** sum(1 for e in config.lr_decay_epochs if epochs_done >= e)
+def check_stages(channels) -> None:
+    """make_cnn builds 2 or 3 conv stages: refuse more when the Config is built."""
+    if len(channels) > 3:
+        raise ConfigError(f"--channels lists {len(channels)} stages; the CNN has 2 or 3 conv stages")
 
 
-def run(config: Config, out_dir) -> dict:
-    from ..data.fashion_mnist import load_fashion_mnist
-    from ..nn import CrossEntropyLoss
-    from ..optim import Adam
-    from ..train import Trainer
+def load_data(config: Config):
+    """Fashion-MNIST images (N, 1, 28, 28) for ``config.classes``, subset to ``train_size``/``test_size``."""
+    from ..data import load_fashion_mnist, parse_classes
 
-    if config.quick:
-        config = dataclasses.replace(config, num_epochs=min(config.num_epochs, 2),
-                                     train_size=min(config.train_size or 1024, 1024), lr_decay_epochs=(2,))
-    lab = LabRun(out_dir, config)
-    out = Path(out_dir)
-    rng = np.random.default_rng(config.seed)
-    data = load_fashion_mnist(parse_classes(config.classes), data_dir=config.data_dir, flatten=False)
-    x_train, y_train, x_test, y_test = data.x_train, data.y_train, data.x_test, data.y_test
-    if config.train_size:
-        keep = rng.permutation(len(x_train))[: config.train_size]
-        x_train, y_train = x_train[keep], y_train[keep]
-    if config.quick:
-        x_test, y_test = x_test[:512], y_test[:512]
-    num_classes = len(data.class_names)
+    ds = load_fashion_mnist(parse_classes(config.classes), data_dir=config.data_dir, flatten=False)
+    if config.train_size is None and config.test_size is None:
+        return ds
+    # its own generator (seed + 1): the subset does not shift the model's random numbers
+    return ds.subset(config.train_size, np.random.default_rng(config.seed + 1), config.test_size)
 
-    model = make_cnn(rng, num_classes=num_classes, channels=config.channels, hidden=config.hidden,
-                     dropout=config.dropout, batchnorm=config.batchnorm)
-    table = summary(model, (1,) + x_train.shape[1:])
-    optimizer = Adam(model.parameters(), lr=config.lr)
 
-    def schedule(trainer, epoch, history):
-        for g in trainer.optimizer.param_groups:
-            g["lr"] = _lr_at(config, epoch + 1)
+def builder(config: Config, num_classes: int) -> dict:
+    """make_cnn's keyword arguments for ``config`` (what gradcam rebuilds the model from)."""
+    return {"num_classes": num_classes, "channels": list(config.channels), "hidden": config.hidden,
+            "dropout": config.dropout, "batchnorm": config.batchnorm}
 
-    for g in optimizer.param_groups:  # a resumed run continues on the schedule
-        g["lr"] = _lr_at(config, 0)
-    trained, threads = on_cores(model, config.threads)  # shares model's parameters
-    trainer = Trainer(trained, CrossEntropyLoss(), optimizer, batch_size=config.batch_size,
-                      num_epochs=config.num_epochs, rng=rng, eval_train=False, callbacks=[schedule],
-                      checkpoint_path=out / ".checkpoint.npz")
-    t0 = time.perf_counter()
-    hist = trainer.fit(x_train, y_train, x_test, y_test)
-    wall = time.perf_counter() - t0
-    np.savez(out / "model_weights.npz", **model.state_dict())  # plain arrays: np.load(allow_pickle=False)
-    lab.files.append("model_weights.npz")
 
-    # -- test-set details ---------------------------------------------------------------------
+class LearningRates(Callback):
+    """Trainer callback: the learning rate of every epoch (kept in the checkpoint, so a resumed run has all)."""
+
+    def __init__(self):
+        self.lrs: list[float] = []
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        self.lrs.append(float(logs["lr"]))
+
+    def state_dict(self) -> dict:
+        return {"lrs": list(self.lrs)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.lrs = [float(v) for v in state["lrs"]]
+
+
+def train(config: Config, data, out) -> tuple:
+    """(model, history, diverged message or None, untrained test loss and accuracy, lrs, shards, backend)."""
+    from ..models.cnn import make_cnn
+    from ..nn import make_loss
+    from ..optim import make_optimizer
+    from ..optim.lr_scheduler import MultiStepLR
+    from ..train import Trainer, TrainingDiverged
+    from .cores import SHARD_BACKEND, on_cores
+
+    rng = np.random.default_rng(config.seed)  # initial weights, dropout masks and shuffling
+    model = make_cnn(rng, **builder(config, data.num_classes))
+    optimizer = make_optimizer("adam", model.parameters(), lr=config.lr)
+    scheduler = MultiStepLR(optimizer, milestones=config.lr_decay_epochs, gamma=config.lr_decay)
+    trained, shards = on_cores(model, config.threads)  # shares model's parameters
+    lrs = LearningRates()
+    trainer = Trainer(trained, make_loss("cross_entropy"), optimizer, batch_size=config.batch_size,
+                      num_epochs=config.num_epochs, rng=rng, eval_train=False, scheduler=scheduler,
+                      callbacks=[progress.current().training(NAME), lrs], checkpoint_path=out.checkpoint(),
+                      checkpoint_tag=config.fingerprint())
+    diverged = None
+    try:
+        init = trainer.evaluate(data.x_test, data.y_test)  # eval mode: draws nothing, changes nothing
+        # overflow on the way to a NaN loss is expected for a diverging run: the Trainer catches the NaN
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = trainer.fit(data.x_train, data.y_train, data.x_test, data.y_test)
+    except TrainingDiverged as e:
+        history, diverged = trainer.history, str(e)
+    finally:
+        if shards > 1:
+            trained.close()
+    return model, history, diverged, init, lrs.lrs, shards, SHARD_BACKEND if shards > 1 else None
+
+
+def confusion_details(model, data) -> dict:
+    """Per-class test accuracy and the confusion matrix of the trained model (eval mode)."""
     model.eval()
-    pred = np.concatenate([model.forward(x_test[i:i + 1000]).argmax(axis=1) for i in range(0, len(x_test), 1000)])
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(confusion, (y_test, pred), 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pred = np.concatenate([model.forward(data.x_test[i:i + 1000]).argmax(axis=1)
+                               for i in range(0, len(data.x_test), 1000)])
+    k = data.num_classes
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (data.y_test, pred), 1)
     support = confusion.sum(axis=1)
-    per_class = np.divide(np.diag(confusion), support, out=np.full(num_classes, np.nan), where=support > 0)
-    off = confusion.copy()
-    np.fill_diagonal(off, 0)
-    worst_pair = np.unravel_index(off.argmax(), off.shape)
+    per_class = [float(confusion[i, i] / support[i]) if support[i] else None for i in range(k)]
+    return {"confusion": confusion.tolist(), "support": support.tolist(), "per_class_acc": per_class}
 
-    rows = hist.epoch_rows()
-    for r, e in zip(rows, range(len(rows))):
-        r["lr"] = _lr_at(config, e)
-    lab.save_metrics("curves", rows)
-    lab.save_metrics("per_class", [{"class": data.class_names[k], "test_acc": float(per_class[k]),
-                                    "n": int(support[k])} for k in range(num_classes)])
-    lab.save_metrics("summary_table", table)
 
-    fig, axes = new_figure(1, 3, size=(16, 4.2))
-    ep = np.arange(1, len(rows) + 1)
-    axes[0, 0].plot(ep, hist.train_loss, "o-", label="train (running mean over the epoch)")
-    axes[0, 0].plot(ep, hist.test_loss, "s-", label="test")
-    axes[0, 0].set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    axes[0, 1].plot(ep, hist.train_acc, "o-", label="train (running)")
-    axes[0, 1].plot(ep, hist.test_acc, "s-", label="test")
-    axes[0, 1].axhline(GOAL, color="grey", ls="--", lw=1, label=f"goal {GOAL:.1%}")
-    axes[0, 1].set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in axes[0, :2]:
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-        ax.set_xticks(ep if len(ep) <= 20 else ep[:: len(ep) // 10])  # whole epochs only
-    im = axes[0, 2].imshow(confusion, cmap="Blues")
-    axes[0, 2].set(title="test confusion matrix", xlabel="predicted", ylabel="true",
-                   xticks=range(num_classes), yticks=range(num_classes))
-    axes[0, 2].set_yticklabels(data.class_names, fontsize=7)
-    fig.colorbar(im, ax=axes[0, 2], fraction=0.046)
-    lab.savefig(fig, "cnn_curves")
+def goal_status(config: Config, data_facts: dict, test_acc: float | None) -> dict:
+    """Whether the goal applies to this run (its setting is the goal's) and, if so, whether it is met.
 
-    final = hist.test_acc[-1]
-    best_epoch = int(np.argmax(hist.test_acc)) + 1
-    gap = hist.train_acc[-1] - final
-    order = np.argsort(per_class)
-    met = "meets" if final >= GOAL else "does NOT meet"
-    summary_text = (f"test accuracy {final:.4f} after {len(rows)} epochs ({met} the {GOAL:.1%} goal); "
-                    f"training took {wall:.0f} s")
-    sharding = (f"one shard of each batch per core, nn.DataParallel, {trained.backend} backend" if threads > 1
-                else "unsharded")
-    report = [
-        f"# {TITLE}", "",
-        f"Data: {len(x_train)} training and {len(x_test)} test images, {num_classes} classes. "
-        f"Adam, lr {config.lr:g} (x{config.lr_decay:g} after epochs {list(config.lr_decay_epochs)}), "
-        f"batch {config.batch_size}, {len(rows)} epochs, seed {config.seed}, {threads} core(s) ({sharding}).", "",
-        "## Model", "", "```", format_summary(table), "```", "",
-        "## Results", "",
-        f"- Final test accuracy **{final:.4f}** ({met} the goal of {GOAL:.1%}); best {max(hist.test_acc):.4f} "
-        f"at epoch {best_epoch}.",
-        f"- Training wall time {wall:.0f} s ({wall / max(len(rows), 1):.0f} s per epoch, evaluation included; "
-        "shared CPU, so timings are noisy).",
-        f"- Train accuracy (running mean over the last epoch, dropout on) {hist.train_acc[-1]:.4f}: "
-        f"the train - test gap is {gap:+.4f}.",
-        f"- Hardest class: {data.class_names[order[0]]} ({per_class[order[0]]:.3f}); easiest: "
-        f"{data.class_names[order[-1]]} ({per_class[order[-1]]:.3f}).",
-        f"- Most frequent confusion: true {data.class_names[worst_pair[0]]} predicted as "
-        f"{data.class_names[worst_pair[1]]} ({off[worst_pair]} of {support[worst_pair[0]]} test images).", "",
-        markdown_table(rows, ["epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "epoch_time"]),
-        "![curves](cnn_curves.png)", "",
-        "Weights: `model_weights.npz` (load with `np.load(..., allow_pickle=False)` and "
-        "`backproplab.models.cnn.model_from_run(config, state)`).",
-    ]
-    lab.write_report("\n".join(report))
-    return {"summary": summary_text, "test_acc": final, "best_test_acc": max(hist.test_acc),
-            "per_class_acc": {data.class_names[k]: float(per_class[k]) for k in range(num_classes)},
-            "train_time_s": wall, "epochs": len(rows), "weights": str(out / "model_weights.npz"),
-            "goal_met": bool(final >= GOAL)}
+    ``differences`` lists the options (as ``--name value``) in which this run's setting is not the goal's.
+    """
+    defaults = Config()
+    differences = [f"--{name.replace('_', '-')} {_shown(getattr(config, name))}" for name in RECIPE
+                   if getattr(config, name) != getattr(defaults, name)]
+    if data_facts["num_classes"] != GOAL_DATA["num_classes"]:
+        differences.insert(0, f"--classes {config.classes}")
+    for key, flag in (("n_train", "--train-size"), ("n_test", "--test-size")):
+        if data_facts[key] != GOAL_DATA[key]:
+            differences.append(f"{flag} {data_facts[key]}")
+    applies = not differences
+    met = None if not applies else bool(test_acc is not None and test_acc >= GOAL)
+    return {"goal": GOAL, "applies": applies, "met": met, "differences": differences}
+
+
+def _shown(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+
+
+def run(config: Config, out) -> dict:
+    from ..analysis.summary import summary
+    from ..train.diagnostics import diagnose
+    from .training import data_facts
+
+    data = load_data(config)
+    facts = data_facts(data, config)
+    model, history, diverged, (init_loss, init_acc), lrs, shards, backend = train(config, data, out)
+    h = history.to_dict()
+    curves = [{**row, "lr": lr} for row, lr in zip(history.epoch_rows(), lrs)]
+    out.save_metrics("curves", curves)
+    table = summary(model, (1,) + data.x_train.shape[1:])
+    out.save_metrics("summary_table", table)
+    details, weights = None, None
+    if diverged is None:
+        details = confusion_details(model, data)
+        out.save_metrics("per_class", [{"class": name, "test_acc": details["per_class_acc"][k],
+                                        "n": details["support"][k]} for k, name in enumerate(data.class_names)])
+        weights = out.save_arrays("model_weights", **model.state_dict())  # plain arrays: no pickle
+    test_acc = h["test_acc"][-1] if h["test_acc"] and diverged is None else None
+    best = max(h["test_acc"]) if h["test_acc"] else None
+    goal = goal_status(config, facts, test_acc)
+    findings = [f.to_dict() for f in diagnose(h, facts["chance"], initial_loss=init_loss)]
+    summary_text = (f"test accuracy {test_acc:.4f} after {len(curves)} epochs" if test_acc is not None
+                    else f"training diverged after {len(curves)} complete epochs")
+    if goal["applies"]:
+        summary_text += f" ({'meets' if goal['met'] else 'does NOT meet'} the {GOAL:.1%} goal)"
+    if findings:
+        summary_text += f"; findings: {', '.join(f['code'] for f in findings)}"
+    return {"summary": summary_text, "test_acc": test_acc, "best_test_acc": best,
+            "best_epoch": int(np.argmax(h["test_acc"])) + 1 if h["test_acc"] else None,
+            "epochs_run": len(curves), "curves": curves, "history": h, "init": {"test_loss": init_loss,
+                                                                              "test_acc": init_acc},
+            "diverged": diverged, "findings": findings, "goal": goal, "data": facts, "details": details,
+            "per_class_acc": None if details is None else dict(zip(data.class_names, details["per_class_acc"])),
+            "train_time_s": float(sum(h["epoch_time"])), "threads": shards, "backend": backend,
+            "summary_table": table, "model": {"builder": builder(config, data.num_classes), "weights": weights,
+                                              "classes": config.classes, "class_names": list(data.class_names)}}
