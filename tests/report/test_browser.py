@@ -86,7 +86,7 @@ def test_report_in_a_browser(browser, reports, name, lang):
 def test_index_page_links_every_report(browser, tmp_path):
     from backproplab.labs.suite import write_index
 
-    index = {"group": "all", "options": {"quick": True}, "wall_s": 1.0, "machine": "test", "labs": [
+    index = {"group": "all", "options": {"quick": True}, "wall_s": 1.0, "machine": {"cpus": 2, "load": 0.5}, "labs": [
         {"lab": "quadratic", "title": "Gradient descent", "dir": "quadratic", "ok": True, "wall_s": 0.5,
          "result": {"summary": "ok"}},
         {"lab": "init", "title": "Weight initialization", "dir": "init", "ok": False, "wall_s": 0.1,

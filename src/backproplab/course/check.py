@@ -4,7 +4,10 @@ from __future__ import annotations
 import json
 
 from ..labs import progress
-from ..report.i18n import _
+from ..report.i18n import N_, _
+
+#: column headings (marked here: messages inside f-strings are not extracted)
+W = {w: w for w in (N_("expected"), N_("got"), N_("verdict"))}
 from .answers import answer
 
 
@@ -28,7 +31,7 @@ def check(sets, lang: str, quick: bool = True, as_json: bool = False) -> int:
         print(json.dumps({"rows": rows, "checked": len(rows), "failed": len(failed)}, ensure_ascii=False, indent=1))
         return 1 if failed else 0
     width = max([len(r["id"]) for r in rows] + [2])
-    print(f"{'id':<{width}}  {str(_('expected')):<48}  {str(_('got')):<48}  {_('verdict')}")
+    print(f"{'id':<{width}}  {str(_(W['expected'])):<48}  {str(_(W['got'])):<48}  {_(W['verdict'])}")
     for r in rows:
         verdict = str(_(r["verdict"])) + (f" ({r['detail']})" if r["detail"] else "")
         print(f"{r['id']:<{width}}  {_short(r['expected']):<48}  {_short(r['got']):<48}  {verdict}")

@@ -15,10 +15,11 @@ import sys
 
 from ..errors import UsageError, run_command
 from ..labs.cli import Parser
-from ..report.i18n import _, language
+from ..report.i18n import N_, _, language
 from .map import load_map, question
 
 LANGS = ("fa", "en")
+ERRATA = N_("errata")
 
 
 def _common(p) -> None:
@@ -72,7 +73,7 @@ def cmd_list(args) -> int:
     for s in sets:
         print(f"{s.set}  {s.title(args.lang)}  ({s.document})")
         for q in s.questions:
-            mark = f"  [{_('errata')}: {', '.join(q.errata)}]" if q.errata else ""
+            mark = f"  [{_(ERRATA)}: {', '.join(q.errata)}]" if q.errata else ""
             print(f"  {q.id:<12} {str(_(q.kind)):<12} {q.text(args.lang)}{mark}")
             print(f"  {'':<12} {'':<12} → {q.command or q.call or q.docs}")
         print()

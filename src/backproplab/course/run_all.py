@@ -14,11 +14,12 @@ from pathlib import Path
 from ..labs import progress
 from ..report import Report, render_html, render_markdown
 from ..report.document import CodeText
-from ..report.i18n import _
+from ..report.i18n import N_, _
 from ..utils.io import atomic_write_json, atomic_write_text
 from .answers import answer, run
 from .map import load_map
 
+REPORT = N_("report")
 #: labs that need a GPU for a full run in reasonable time (skipped unless asked)
 GPU_LABS = ("mobilenet",)
 
@@ -81,7 +82,7 @@ def _index(rows, timing, total, quick, lang) -> Report:
         doc.table([("id", "id", ""), ("question", _("question"), ""), ("answer", _("answer"), ""),
                    ("verdict", _("verdict"), "")],
                   [{"id": CodeText(r["id"]), "question": r["question"],
-                    "answer": f"[{_('report')}]({r['report']})" if r["report"] else (r["docs"] or r["command"]),
+                    "answer": f"[{_(REPORT)}]({r['report']})" if r["report"] else (r["docs"] or r["command"]),
                     "verdict": _(r["verdict"])} for r in rows if r["id"].startswith(set_id + "/")])
     doc.heading(_("Time per command"))
     doc.table([("command", _("command"), ""), ("seconds", _("time (s)"), ".1f"), ("status", _("exit status"), "d")],

@@ -3,9 +3,15 @@ from __future__ import annotations
 
 import json
 
-from ..report.i18n import _
+from ..report.i18n import N_, _
 from .answers import answer
 from .map import errata_of
+
+
+#: the words of the printout (marked here: messages inside f-strings are not extracted)
+W = {w: w for w in (N_("question"), N_("Erratum"), N_("the solution claims"), N_("correct"), N_("demonstrated by"),
+                    N_("derivation"), N_("running"), N_("report"), N_("what answers it"), N_("answer"),
+                    N_("expected"))}
 
 
 def _value(v) -> str:
@@ -30,34 +36,35 @@ def show(q, lang: str, run: bool = True, quick: bool = True, as_json: bool = Fal
             "run_folder": str(a.run.folder) if a and a.run and a.run.folder else None,
         }, ensure_ascii=False, indent=1))
         return 0 if a is None or a.verdict != "FAIL" else 1
-    print(f"{q.id}  ({_('question')} {q.number}, {_(q.kind)}: {q.topic})")
+    topic = f": {q.topic}" if lang == "en" else ""  # the map's topics are English keywords
+    print(f"{q.id}  ({_(W['question'])} {q.number}, {_(q.kind)}{topic})")
     print(f"  {q.text(lang)}")
     for label, value in ((_("command"), q.command), (_("quick form"), q.quick_command), (_("library call"), q.call),
                          (_("answered in"), q.docs)):
         if value:
             print(f"  {label}: {value}")
     for e in errata:
-        print(f"\n  {_('Erratum')} {e.id} ({_(e.kind)}):")
-        print(f"    {_('the solution claims')}: {e.claim(lang)}")
-        print(f"    {_('correct')}: {e.correct(lang)}")
+        print(f"\n  {_(W['Erratum'])} {e.id} ({_(e.kind)}):")
+        print(f"    {_(W['the solution claims'])}: {e.claim(lang)}")
+        print(f"    {_(W['correct'])}: {e.correct(lang)}")
         if e.command:
-            print(f"    {_('demonstrated by')}: {e.command}")
+            print(f"    {_(W['demonstrated by'])}: {e.command}")
     if q.derivation:
-        print(f"\n  {_('derivation')}: {q.derivation}")
+        print(f"\n  {_(W['derivation'])}: {q.derivation}")
     if a is None:
         return 0
-    print(f"\n  {_('running')}: {a.command}")
+    print(f"\n  {_(W['running'])}: {a.command}")
     if a.run and a.run.output.strip():
         print("    " + a.run.output.strip().replace("\n", "\n    "))
     if a.run and a.run.folder:
-        print(f"  {_('report')}: {a.run.folder / 'report.html'}")
+        print(f"  {_(W['report'])}: {a.run.folder / 'report.html'}")
     if q.answer_hint:
-        print(f"  {_('what answers it')}: {q.answer_hint}")
+        print(f"  {_(W['what answers it'])}: {q.answer_hint}")
     if a.verdict in ("pass", "FAIL"):
-        print(f"  {_('answer')}: {_value(a.got)}   {_('expected')}: {_value(q.expected)} "
+        print(f"  {_(W['answer'])}: {_value(a.got)}   {_(W['expected'])}: {_value(q.expected)} "
               f"(±{q.tolerance:g})   → {_(a.verdict)}")
     elif a.got is not None:
-        print(f"  {_('answer')}: {_value(a.got)}")
+        print(f"  {_(W['answer'])}: {_value(a.got)}")
     elif a.detail:
         print(f"  ({a.detail})")
     return 1 if a.verdict in ("FAIL", "error") else 0

@@ -9,7 +9,8 @@ from ..report.i18n import _
 from . import registry
 
 
-def print_labs(stream=sys.stdout) -> None:
+def print_labs(stream=None) -> None:
+    stream = stream or sys.stdout
     infos = registry.labs()
     print("usage: backproplab lab NAME [options]     (backproplab lab NAME --help lists its options)\n", file=stream)
     print("labs:", file=stream)

@@ -51,13 +51,19 @@ def lab_config(module, shared: dict, quick: bool):
     return dataclasses.replace(config, **{k: v for k, v in shared.items() if k in names})
 
 
-def machine_note() -> str:
+def machine_note() -> dict:
     """CPU count and 1-minute load average, so a reader can judge the timings."""
     try:
-        load = f"load average {os.getloadavg()[0]:.1f}"
+        load = os.getloadavg()[0]
     except OSError:
-        load = "load average unknown"
-    return f"{os.cpu_count()} CPUs, {load} when the index was written"
+        load = None
+    return {"cpus": os.cpu_count(), "load": load}
+
+
+def machine_text(machine: dict):
+    if machine.get("load") is None:
+        return _("{n} CPUs", n=machine["cpus"])
+    return _("{n} CPUs, load average {load:.1f} when the index was written", n=machine["cpus"], load=machine["load"])
 
 
 def main(group: str, argv: list[str]) -> int:
@@ -109,7 +115,7 @@ def write_index(out: Path, group: str, index: dict, langs) -> None:
             intro = _("Options: {opts}. Total wall time {t:.1f} s ({machine}). Wall time is this invocation's (a "
                       "resumed run skips the models it finished before).",
                       opts=", ".join(f"{k}={v}" for k, v in index["options"].items()) or "defaults",
-                      t=index["wall_s"], machine=index["machine"])
+                      t=index["wall_s"], machine=machine_text(index["machine"]))
             entries = [{"name": e["lab"], "title": _(e["title"]), "ok": e["ok"], "seconds": e["wall_s"],
                         "href": f"{e['dir']}/{report_files(lang)[1]}",
                         "summary": str(lab_summary(e)) if e["ok"] else e["error"]} for e in index["labs"]]
