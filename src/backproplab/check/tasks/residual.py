@@ -61,9 +61,9 @@ def _block_variants(x, w):
     """(H, hints) for the reference and the typical mistakes in the block."""
     from ...labs.residual_walkthrough import walkthrough
 
-    ref = walkthrough(x, w)["H = ReLU(S)"]
-    flipped = walkthrough(x, w[::-1, ::-1].copy())["H = ReLU(S)"]
-    z = walkthrough(x, w)["Z = conv(X)"]
+    ref = walkthrough(x, w)["H"]
+    flipped = walkthrough(x, w[::-1, ::-1].copy())["H"]
+    z = walkthrough(x, w)["Z"]
     return ref, [
         ("kernel flipped: that is mathematical convolution; CNN layers compute cross-correlation", flipped),
         ("ReLU after the skip connection missing: H = ReLU(A + X)", np.maximum(z, 0) + x),
