@@ -105,7 +105,20 @@ class DistortedEpochs:
 
 
 def train_member(config, variant: str, member_seed: int) -> dict:
-    """Train one member on ``variant``-preprocessed images (a task of the run).
+    """Train one member on ``variant``-preprocessed images (a task of the run), BLAS held to one thread.
+
+    Why one thread: OpenBLAS's products differ in their last bits between one and two threads, so
+    the test probabilities would depend on where the task runs (here, or on a cluster worker with
+    other thread settings); the CNN's shards run single-threaded anyway.
+    """
+    from ..utils.cores import single_threaded_blas
+
+    with single_threaded_blas():
+        return _train_member(config, variant, member_seed)
+
+
+def _train_member(config, variant: str, member_seed: int) -> dict:
+    """Train one member on ``variant``-preprocessed images.
 
     Adam with a cosine learning-rate decay per epoch (Loshchilov & Hutter 2017: the last epochs
     settle each member near a minimum instead of wherever Adam's last noisy step left it); the
