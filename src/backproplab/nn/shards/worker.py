@@ -82,33 +82,49 @@ def start_worker(rank: int, module: Module, grads: list[np.ndarray], slots: np.n
                  processes: list, conns: list) -> None:
     """Fork worker ``rank``; append its handle to ``processes`` and rank 0's end of its socket to ``conns``."""
     parent_end, child_end = Pipe()
-    parent_pid = os.getpid()
+    parent_pid, pid = os.getpid(), -1
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
+        _handle_pending_signals()  # a Ctrl-C caught just before the block is raised here, not inherited
         pid = os.fork()
-        if pid == 0:  # the worker: never returns into the caller's code
-            code = 1
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                if _PRCTL is not None:
-                    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-                if os.getppid() == parent_pid:  # else rank 0 died before prctl
-                    for conn in conns + [parent_end]:  # keep only our own end: EOF must reach rank 0
-                        conn.close()
-                    code = _serve(rank, child_end, module, grads, slots)
-                else:
-                    code = 0
-            except BaseException:  # a bug in this loop, not in a shard (those are sent to rank 0)
-                traceback.print_exc()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
+        if pid == 0:
+            _worker_process(rank, parent_pid, mask, conns + [parent_end], child_end, module, grads, slots)
         processes.append(WorkerProcess(pid))
         conns.append(parent_end)
         child_end.close()
     finally:
+        if pid == 0:  # the worker never returns into the caller's code
+            os._exit(1)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _handle_pending_signals() -> None:
+    """Nothing: entering a Python function lets the interpreter run the handlers of signals that
+    have arrived (here: raise KeyboardInterrupt for a Ctrl-C caught before SIGINT was blocked)."""
+
+
+def _worker_process(rank: int, parent_pid: int, mask, not_ours: list, conn, module: Module,
+                    grads: list[np.ndarray], slots: np.ndarray) -> None:
+    """The forked worker, from its first instruction to ``os._exit``."""
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == parent_pid:  # else rank 0 died before prctl
+            for other in not_ours:  # keep only our own end: EOF must reach rank 0
+                other.close()
+            code = _serve(rank, conn, module, grads, slots)
+        else:
+            code = 0
+    except KeyboardInterrupt:  # a Ctrl-C rank 0 had caught but not handled when it forked: rank 0's to handle
+        code = 0
+    except BaseException:  # a bug in this loop, not in a shard (those are sent to rank 0)
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 class _Stop(BaseException):
