@@ -84,7 +84,7 @@ def test_extract_follows_dotted_paths():
     (661, 661, 0.0, True), (661, 662, 0.0, False), (0.1, 0.1000001, 1e-5, True), (0.1, 0.1001, 1e-5, False),
     ([1, [2, 3]], [1, [2, 3]], 0.0, True), ([1, [2, 3]], [1, [2, 4]], 0.0, False), ([1, 2], [1, 2, 3], 0, False),
     (True, True, 0.0, True), (True, 1, 0.0, False), ("bilinear", "bilinear", 0, True), (3.0, None, 0.1, False),
-    (0.0, 1e-13, 1e-9, True), (0.0, 1e-6, 1e-9, False),
+    (0.0, 1e-13, 1e-9, True), (0.0, 1e-6, 1e-9, False), (0.0, 1.5e-8, 1e-6, True), (1e6, 1e6 + 2, 1e-6, False),
 ])
 def test_matches_both_ways(expected, got, tol, ok):
     assert matches(expected, got, tol) is ok

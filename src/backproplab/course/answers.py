@@ -106,7 +106,8 @@ def extract(data, path: str):
 
 
 def matches(expected, got, tolerance: float) -> bool:
-    """``got`` equals ``expected`` (numbers within the relative ``tolerance``; lists element by element)."""
+    """``got`` equals ``expected``: numbers within ``tolerance`` relative to max(|expected|, 1) (so an
+    expected 0 takes it as absolute), lists element by element, anything else exactly."""
     if isinstance(expected, list):
         return isinstance(got, list) and len(got) == len(expected) and all(
             matches(e, g, tolerance) for e, g in zip(expected, got))
@@ -115,7 +116,7 @@ def matches(expected, got, tolerance: float) -> bool:
     if isinstance(expected, (int, float)):
         if not isinstance(got, (int, float)) or got is None or not math.isfinite(got):
             return False
-        return abs(got - expected) <= max(tolerance * abs(expected), 1e-12 if tolerance else 0.0)
+        return abs(got - expected) <= tolerance * max(abs(expected), 1.0)
     return expected == got
 
 
