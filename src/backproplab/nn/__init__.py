@@ -22,3 +22,4 @@ from .loss import make_loss
 from . import functional
 from .deform_conv import DeformConv2d, deform_conv2d
 from .masked_conv import GatedActivation, GatedPixelCNNLayer, HorizontalStack, MaskedConv2d, pixelcnn_mask
+from .shards import ShardsOutOfStep, ShardWorkerDied

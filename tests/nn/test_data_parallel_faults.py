@@ -3,7 +3,7 @@ no longer run the same layers. Each must end in a clear error (or a clean exit) 
 a hang, and leave no process behind.
 
 Every scenario runs in a child Python process (this file run as a script: ``python
-test_core_parallel_faults.py SCENARIO ARGS``) in a session of its own, so that a regression that
+test_data_parallel_faults.py SCENARIO ARGS``) in a session of its own, so that a regression that
 hangs fails its test after a timeout, and the test can see every process it left behind.
 """
 from __future__ import annotations
