@@ -214,8 +214,8 @@ def _setup(result: dict, config: Config, doc) -> None:
           task=result["task"], source=d["source"], n_fit=d["n_fit"], fit=fit, n_dev=d["n_dev"], n_test=d["n_test"],
           v=d["vocab_size"], low=config.lowercase, mf=config.min_freq),
         _("Model: `Embedding({v}, {e})` → `RNN(tanh, hidden {h}, layers {l})` → last valid hidden state → `Linear` "
-          "→ softmax; dropout {p:g}.", v=d["vocab_size"], e=config.embedding_dim, h=config.hidden_size,
-          l=config.num_layers, p=config.dropout),
+          "→ softmax; dropout {p:g}.", v=str(d["vocab_size"]), e=str(config.embedding_dim),
+          h=str(config.hidden_size), l=str(config.num_layers), p=config.dropout),  # code keeps its digits
         _("Training: the library's `Trainer` on a `DataLoader` of batches of {b} sequences of similar length; Adam, "
           "`lr` = {lr:g}, weight decay {wd:g}; gradients clipped to a global norm of {clip:g}; {e} epochs, seed {s}; "
           "{t:.0f} s of training.", b=config.batch_size, lr=config.lr, wd=config.weight_decay, clip=config.clip,
