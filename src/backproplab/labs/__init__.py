@@ -1,7 +1,7 @@
 """The labs: one module each, found by name (imported lazily so one lab's extra
 dependency, e.g. PyTorch for ``mobilenet``, never breaks the others).
 
-Each module follows the protocol in :mod:`backproplab.labs.common`.
+What a lab module defines (NAME, Config, ``run``, ``report``): CONTRIBUTING.md, "Add a lab".
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import importlib
 
 #: CLI name -> module (relative to this package)
 LABS = {
-    # MLP assignment labs (issue: MLP labs)
+    # MLP assignment labs (document 004)
     "activations": "activations",
     "init": "init_lab",
     "optimizers": "optimizers",

@@ -1,4 +1,4 @@
-"""Runs a lab written before the current lab shape (no ``report`` function); removed once every lab is moved."""
+"""Runs a lab module that has no ``report`` function: its Config from the command line, then ``run(config, out)``."""
 from __future__ import annotations
 
 import argparse

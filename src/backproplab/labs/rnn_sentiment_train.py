@@ -163,8 +163,8 @@ def _trainer(model, loss_fn, cfg, num_epochs, callbacks, checkpoint, tag, label,
 def train_many_to_one(model, rng, prep: Prepared, cfg, checkpoint=None, tag=None) -> list[dict]:
     """Train the classifier on ``prep.fit_*``; the model ends with the weights of its best dev epoch.
 
-    ``rng`` is the generator the model was built with: it draws the dropout masks and the batch
-    order, one stream as before the Trainer took over the loop. Returns one row per epoch.
+    ``rng`` is the generator the model was built with: it draws both the dropout masks and the
+    batch order, so the seed fixes both. Returns one row per epoch.
     """
     fit = loader(prep.fit_x, prep.fit_y, cfg.batch_size, rng)
     others = EvaluateEach({"train": loader(prep.train.x, prep.train.y, EVAL_BATCH),

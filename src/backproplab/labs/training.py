@@ -105,10 +105,10 @@ def _blas_context():
 
     Why: the MLPs' matrices are small (batch x 784 x 256 at most), so a second thread gains
     little, while on a busy machine OpenBLAS's spinning threads slowed these labs 3-25x
-    (measured on the shared 2-core build machine). And the numbers then do not depend on the
-    thread count: a multi-threaded BLAS dot product splits its sum (the gradient norms differed
-    in the 8th digit between 1 and 2 threads), so a run gives the same numbers everywhere, on a
-    cluster worker too.
+    (measured on 2026-11-23 on the shared 2-core build machine). And the numbers then do not
+    depend on the thread count: a multi-threaded BLAS dot product splits its sum (the gradient
+    norms differed in the 8th digit between 1 and 2 threads), so a run gives the same numbers
+    everywhere, on a cluster worker too.
     """
     from ..utils.cores import single_threaded_blas
 

@@ -1,6 +1,6 @@
 """backproplab.models: whole networks built from backproplab.nn layers.
 
-Helpers adding a model: append one import line below, keep the file otherwise as is.
+To add a model, append one import line below and leave the rest of the file as it is.
 """
 from .rnn_classifier import RNNClassifier, RNNTagger, SequenceCrossEntropyLoss
 from .mlp import linear_layer_indices, make_mlp

@@ -189,7 +189,7 @@ def _fill(model: nn.Module, x: np.ndarray, start_row: int, rng: np.random.Genera
     was_training = model.training
     model.eval()
     # the crops make tiny matrix products, which a second BLAS thread only slows down (16 samples
-    # measured 0.8 s on one thread, 15.6 s on two, on the shared 2-core machine)
+    # measured 0.8 s on one thread, 15.6 s on two, on 2026-12-03 on the shared 2-core machine)
     try:
         with single_threaded_blas():
             for i in range(start_row, x.shape[2]):

@@ -1,6 +1,6 @@
 """backproplab.nn: layers with explicit forward/backward, PyTorch names and layouts.
 
-Helpers adding a module: append one import line below, keep the file otherwise as is.
+To add a module, append one import line below and leave the rest of the file as it is.
 """
 from .module import Module, Parameter, Sequential
 from .linear import Linear

@@ -10,10 +10,10 @@ batch:
 instead of N small products. Batch last makes every window tap a view whose
 innermost run is Wo·N contiguous numbers (a whole output row of every image),
 so the copies of im2col, the adds of col2im and the pooling passes stream long
-runs instead of one image row at a time. Measured on the benchmark CNN's second
-layer (32 images, one core): im2col 0.30 -> 0.16 ms, col2im 0.80 -> 0.33 ms,
-2x2 max-pool forward 0.44 -> 0.30 ms against the (C, N, H, W) buffer of
-session 3.
+runs instead of one image row at a time. Measured on 2026-11-23 on the shared
+2-core development machine, the benchmark CNN's second layer (32 images, one core):
+im2col 0.16 ms against 0.30 ms with a (C, N, H, W) buffer, col2im 0.33 against
+0.80 ms, 2x2 max-pool forward 0.30 against 0.44 ms.
 
 The layers return their outputs as transposed *views* of shape (N, C, H, W)
 (memory order C, H, W, N); NumPy handles any strides, so callers never notice,
@@ -24,11 +24,11 @@ im2col is one copy of the view, and col2im (backward) adds each kernel tap's
 slice of dcols back into a zero buffer: kh·kw vectorized adds (a loop over
 kernel positions, never over pixels).
 
-Measured and dropped (session 4): computing stride-1 outputs on an Ho x Wp
-grid, so that every tap is one contiguous slab of a flattened padded image.
-The copies got faster, but the Wp - Wo junk columns made every output a
-strided view, every upstream gradient a zero-padded copy and each GEMM 7-14%
-larger; a whole training step was 5-9% slower than with the plain window view.
+Not used: computing stride-1 outputs on an Ho x Wp grid, so that every tap is
+one contiguous slab of a flattened padded image. Its copies are faster, but the
+Wp - Wo junk columns make every output a strided view, every upstream gradient
+a zero-padded copy and each GEMM 7-14% larger; measured on 2026-11-23 on the same
+machine, a whole training step was 5-9% slower than with the plain window view.
 
 References: Chellapilla et al. 2006, "High performance convolutional neural
 networks for document processing" (im2col); Krizhevsky's cuda-convnet (the
@@ -57,7 +57,8 @@ def like_layout(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """``a`` stored in the same memory order as ``ref`` (copied only if it is not).
 
     Element-wise NumPy operations on operands with different memory orders run
-    several times slower (measured 4x on max-pool backward), so align them first.
+    several times slower (4x on max-pool backward, measured on 2026-11-23 on the
+    shared 2-core development machine), so align them first.
     """
     if np.argsort(a.strides, kind="stable").tolist() == np.argsort(ref.strides, kind="stable").tolist():
         return a

@@ -4,11 +4,12 @@ cost fresh pages from the kernel.
 Why: a training step allocates and frees the same large temporaries every time (im2col
 columns, activations, gradients). With glibc's default settings much of that memory goes back
 to the kernel when it is freed (heap trimming, and ``mmap`` for big blocks), so the next step
-touches brand-new pages, and each 4 KiB page costs a page fault. Measured on the benchmark CNN
-(one 32-image shard, one thread): 313 page faults and 6.86 ms per step by default, none and
-6.48 ms with the settings below; batch 64 with ``nn.DataParallel`` on two cores: 680-730 faults
-and 8.8 ms per step, none and 8.0 ms. (A process that also runs PyTorch reached the same state
-without help: its allocations had already raised glibc's dynamic thresholds.)
+touches brand-new pages, and each 4 KiB page costs a page fault. Measured on 2026-11-23 on the
+shared 2-core development machine, the benchmark CNN (one 32-image shard, one thread): 313 page
+faults and 6.86 ms per step by default, none and 6.48 ms with the settings below; batch 64 with
+``nn.DataParallel`` on two cores: 680-730 faults and 8.8 ms per step, none and 8.0 ms. (A
+process that also runs PyTorch reached the same state without help: its allocations had already
+raised glibc's dynamic thresholds.)
 
 What: ``mallopt`` raises the size above which blocks are ``mmap``-ed (M_MMAP_THRESHOLD, 32 MiB,
 the top of glibc's own dynamic range) and the free space the heap keeps before it shrinks
