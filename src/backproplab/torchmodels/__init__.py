@@ -8,6 +8,7 @@ NumPy library works without PyTorch.
 - :class:`PlainCNN` -- V1's layout with standard convolutions (the paper's "Conv MobileNet")
 - :func:`count_macs` -- parameters and multiply-accumulates via forward hooks
 - :func:`build_model` -- one of the three by name ('cnn', 'v1', 'v2')
+- :func:`count_model` -- :func:`count_macs` of one of them, built on the 'meta' device (no memory)
 """
 from __future__ import annotations
 
@@ -27,5 +28,19 @@ def build_model(name: str, width_mult: float = 1.0, num_classes: int = 1000, inp
     return MODELS[name](width_mult, num_classes, input_size, **kwargs)
 
 
+def count_model(name: str, width_mult: float = 1.0, num_classes: int = 1000, input_size: int = 224, *,
+                in_channels: int = 3, **kwargs) -> ModelCost:
+    """MACs and parameters of ``build_model(name, ...)`` for (in_channels, input_size, input_size) inputs.
+
+    The model is built on PyTorch's 'meta' device: tensors with shapes and no data, so even the
+    29M-parameter plain CNN at 224x224 is counted in milliseconds without memory or initialization.
+    """
+    import torch
+
+    with torch.device("meta"):
+        model = build_model(name, width_mult, num_classes, input_size, in_channels=in_channels, **kwargs)
+    return count_macs(model, (in_channels, input_size, input_size))
+
+
 __all__ = ["MobileNetV1", "MobileNetV2", "PlainCNN", "MODELS", "build_model", "count_macs", "count_params",
-           "separable_cost_ratio", "LayerCost", "ModelCost"]
+           "separable_cost_ratio", "LayerCost", "ModelCost", "count_model"]

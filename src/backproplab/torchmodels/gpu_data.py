@@ -70,12 +70,22 @@ def load_fashion_mnist_32(device: torch.device, data_dir=None, train_size: int |
     x_test, y_test = d.x_test[:test_size], d.y_test[:test_size]
     pad = ((0, 0), (0, 0), (2, 2), (2, 2))  # a 2-pixel zero border: 28 -> 32
     x_train, x_test = np.pad(x_train, pad), np.pad(x_test, pad)
-    mean, std = float(x_train.mean()), float(x_train.std()) + 1e-8
-    tensors = [torch.from_numpy(((x - mean) / std).astype(np.float32)).to(device) for x in (x_train, x_test)]
-    labels = [torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device) for y in (y_train, y_test)]
     note = (f"Fashion-MNIST from {d.source}: {len(x_train)} training and {len(x_test)} test images, "
             "28x28 zero-padded to 32x32, 1 channel")
-    return StudyData(tensors[0], labels[0], tensors[1], labels[1], name="Fashion-MNIST", note=note)
+    return from_arrays(x_train, y_train, x_test, y_test, device, name="Fashion-MNIST", note=note)
+
+
+def from_arrays(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                device: torch.device, *, name: str, note: str) -> StudyData:
+    """StudyData on ``device`` from images x (N, C, H, W) and labels y (N,), each channel normalized
+    by the training images' mean and standard deviation of that channel."""
+    channels = x_train.shape[1]
+    # per channel, in float32 as the images (for 1 channel the same numbers as one scalar mean and std)
+    mean = np.array([float(x_train[:, c].mean()) for c in range(channels)], np.float32).reshape(1, channels, 1, 1)
+    std = np.array([float(x_train[:, c].std()) + 1e-8 for c in range(channels)], np.float32).reshape(1, channels, 1, 1)
+    tensors = [torch.from_numpy(((x - mean) / std).astype(np.float32)).to(device) for x in (x_train, x_test)]
+    labels = [torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device) for y in (y_train, y_test)]
+    return StudyData(tensors[0], labels[0], tensors[1], labels[1], name=name, note=note)
 
 
 def epoch_generator(device: torch.device, seed: int, epoch: int) -> torch.Generator:

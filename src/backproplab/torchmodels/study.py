@@ -27,8 +27,7 @@ import traceback
 
 import torch
 
-from . import build_model
-from .counting import count_macs
+from . import build_model, count_model
 from .gpu_data import load_fashion_mnist_32
 from .job import JobOptions, JobSpec, Recipe, TrainJob
 from .lanes import run_lanes
@@ -309,9 +308,7 @@ class Study:
 
 def model_cost(family: str, width: float, resolution: int, channels: int, num_classes: int) -> dict:
     """MACs, parameters and conv-output elements per image, counted on the 'meta' device (no memory, no init)."""
-    with torch.device("meta"):
-        model = build_model(family, width, num_classes, resolution, in_channels=channels, variant="cifar")
-    cost = count_macs(model, (channels, resolution, resolution))
+    cost = count_model(family, width, num_classes, resolution, in_channels=channels, variant="cifar")
     return {"macs": cost.macs, "params": cost.params,
             "activations": sum(int(torch.Size(layer.out_shape).numel()) for layer in cost.layers)}
 
