@@ -98,3 +98,24 @@ def test_restarted_run_submits_only_missing_tasks(tmp_path, local_cluster):
     ran = sorted(int(p.name.split("-")[1]) for p in markers.iterdir())
     assert ran == [1, 3]
     assert [results[k]["square"] for k in tasks] == [0, 1, 4, 9]
+
+
+class _FakeClient:
+    def __init__(self, workers):
+        self.workers = workers
+
+    def scheduler_info(self):
+        return {"workers": self.workers}
+
+
+def test_tasks_needing_a_resource_no_worker_offers_fail_in_one_line():
+    """Without the check the scheduler would hold such tasks forever."""
+    idle = DaskExecutor(_FakeClient({"tcp://a:1": {"resources": {}}, "tcp://b:1": {}}))
+    with pytest.raises(ConfigError, match="--resources GPU=1"):
+        idle.wait_for_resources({"GPU": 1}, timeout=0.0)
+    DaskExecutor(_FakeClient({"tcp://c:1": {"resources": {"GPU": 1}}})).wait_for_resources({"GPU": 1}, timeout=0.0)
+
+
+def test_local_workers_offer_one_gpu_each(local_cluster):
+    workers = local_cluster.client.scheduler_info()["workers"].values()
+    assert [w["resources"] for w in workers] == [{"GPU": 1}, {"GPU": 1}]

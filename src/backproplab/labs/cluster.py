@@ -8,7 +8,8 @@ computes one sub-result, and seeds its own generators), so the numbers equal the
 The client writes each result into the run folder (atomically) as soon as it arrives, so a run
 stopped and started again submits only the missing tasks. A worker that dies mid-task loses
 nothing written: the scheduler runs the task again on another worker. Tasks that need a GPU ask
-for the resource ``GPU`` (a worker started with ``--resources GPU=1`` runs one at a time).
+for the resource ``GPU`` (a worker started with ``--resources GPU=1`` runs one at a time; each
+worker of ``local:N`` offers it, so on a machine with a GPU the N workers share it).
 
 Trust: Dask moves tasks and results between machines with pickle. Point ``--cluster`` only at
 a scheduler whose workers you control (your own machines or this one), never at a shared one.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from typing import Any, Callable
 
 from . import progress
@@ -55,6 +57,8 @@ class DaskExecutor:
 
         results: dict[str, Any] = {}
         futures = {}
+        if resources and not all(folder.cached(key)[0] for key in tasks):
+            self.wait_for_resources(resources)
         for key, fn in tasks.items():
             done, value = folder.cached(key)
             if done:
@@ -72,6 +76,25 @@ class DaskExecutor:
         return {key: results[key] for key in tasks}
 
 
+    def wait_for_resources(self, resources: dict, timeout: float | None = None) -> None:
+        """Return once a worker offers ``resources``; after ``timeout`` s (CONNECT_TIMEOUT) raise a one-line error.
+
+        Without such a worker the scheduler would hold the tasks forever; a worker that is still starting
+        gets the time to connect.
+        """
+        deadline = time.monotonic() + (CONNECT_TIMEOUT if timeout is None else timeout)
+        while True:
+            workers = self.client.scheduler_info()["workers"].values()
+            if any(all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items()) for w in workers):
+                return
+            if time.monotonic() > deadline:
+                wanted = " ".join(f"{k}={v}" for k, v in resources.items())
+                raise ConfigError(f"no worker of the cluster offers the resource {wanted} that these tasks need; "
+                                  f"start one with `dask worker ADDRESS --resources {wanted}`, or run them without "
+                                  "it (for the mobilenet lab: --device cpu)")
+            time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def cluster_executor(address: str):
     """A :class:`DaskExecutor` on the cluster at ``address`` (started here for ``local:N``); closed after."""
@@ -83,8 +106,9 @@ def cluster_executor(address: str):
     cluster = None
     try:
         if kind == "local":
+            # each local worker may run one GPU task at a time: on a machine with a GPU, N workers share it
             cluster = LocalCluster(n_workers=where, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   env=WORKER_ENV)
+                                   env=WORKER_ENV, resources={"GPU": 1})
             client = Client(cluster)
         else:
             try:
