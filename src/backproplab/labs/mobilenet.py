@@ -1,371 +1,276 @@
-"""Lab ``mobilenet``: MobileNet V1 and V2 against a plain CNN, with width and resolution multipliers.
+"""Lab: MobileNet V1 and V2 against a plain CNN, with width and resolution multipliers.
 
-The question (Howard et al. 2017; Sandler et al. 2018): how much accuracy do depthwise
-separable convolutions and inverted residuals give up for their savings in
-multiply-accumulates (MACs) and parameters, and how do the width multiplier alpha and
-the resolution multiplier rho trade accuracy for cost?
+The question (document 002, practical 2): implement MobileNet V1 (depthwise separable
+convolutions) and V2 (inverted residuals with linear bottlenecks) in PyTorch, train them on
+CIFAR-10, compare their efficiency and accuracy with a conventional CNN, and study how the width
+multiplier α and the resolution multiplier ρ trade accuracy for cost.
 
-The lab (1) counts MACs/params of the ImageNet configurations and checks them against
-the paper's table, (2) compares the depthwise-separable cost ratio 1/N + 1/D_K^2 with
-measured MACs, (3) trains the plain CNN, V1 and V2 at several widths and input
-resolutions on CIFAR-10 (when found) or Fashion-MNIST (padded to 32x32), and
-(4) reports accuracy, params, MACs, training time per epoch, inference latency and
-the accuracy-vs-MACs trade-off plot. Needs PyTorch: ``pip install 'backproplab[torch]'``.
+A depthwise separable convolution replaces a 3x3 convolution of M -> N channels on a D_F x D_F
+map, D_K² M N D_F² multiply-accumulates (MACs), by a 3x3 depthwise one and a 1x1 pointwise one,
+D_K² M D_F² + M N D_F²: a fraction 1/N + 1/D_K² of the cost (the paper's eq. 5). Thinning every
+layer by α scales the MACs and parameters of the inner layers by α²; feeding the images at ρ times
+the side scales the MACs by ρ² and leaves the parameters as they are.
+
+The lab (1) counts MACs and parameters of the papers' ImageNet configurations and checks them
+against the papers' tables, (2) compares the separable cost ratio with the measured MACs block by
+block, (3) trains the plain CNN (V1's layout with standard convolutions), V1 and V2 at several
+widths, and V1 and V2 at several input sides, each model a task of the run (``--cluster`` spreads
+them over Dask workers), with the GPU study's fast path (:mod:`backproplab.torchmodels.job`), and
+(4) reports accuracy, parameters, MACs, time per epoch and forward latency, and what they say.
+Needs PyTorch: ``pip install 'backproplab[torch]'``.
+
+Reference: A. G. Howard et al., "MobileNets: Efficient Convolutional Neural Networks for Mobile
+Vision Applications", arXiv:1704.04861 (2017); M. Sandler et al., "MobileNetV2: Inverted Residuals
+and Linear Bottlenecks", CVPR 2018.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-import sys
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+import functools
+import math
+from dataclasses import dataclass
 
-import numpy as np
-
-from .common import LabRun
+from ..report.i18n import N_, _, join
+from .config import ConfigError, LabConfig, option, quick
 
 NAME = "mobilenet"
-TITLE = "MobileNet V1/V2 vs a plain CNN: depthwise separable convolutions, width and resolution multipliers"
-TORCH_HINT = ("The mobilenet lab needs PyTorch, an optional extra of backproplab. Install it with\n"
-              "    pip install 'backproplab[torch]'        (pins torch==2.13.0)\n"
-              "then run the lab again. The other labs need no PyTorch.")
+TITLE = N_("MobileNet V1/V2 against a plain CNN: depthwise separable convolutions, width and resolution "
+           "multipliers")
+SUMMARY = N_("MobileNet V1, V2 and a plain CNN (PyTorch): MACs against the papers, accuracy, time and latency; "
+             "width and resolution multipliers")
+QUESTIONS = ("002/P2.1", "002/P2.2", "002/P2.3", "002/P2.4")
 
-#: the papers' ImageNet numbers: (model, width, resolution) -> (million mult-adds, million params).
-#: V1: Howard et al. 2017, Tables 4, 6, 7 ("cnn" is Table 4's "Conv MobileNet"); V2: Sandler et al. 2018.
-PAPER_TABLE = {
-    ("v1", 1.0, 224): (569, 4.2), ("v1", 0.75, 224): (325, 2.6), ("v1", 0.5, 224): (149, 1.3),
-    ("v1", 0.25, 224): (41, 0.5), ("v1", 1.0, 192): (418, 4.2), ("v1", 1.0, 160): (290, 4.2),
-    ("v1", 1.0, 128): (186, 4.2), ("cnn", 1.0, 224): (4866, 29.3), ("v2", 1.0, 224): (300, 3.4),
-}
-#: agreement asked of a count: the papers print whole millions of MACs (290M at 160px counts 290.7M:
-#: truncated; Conv MobileNet's 4866M counts 4867.3M), so max(1M, 0.05%) of slack, and tenths of millions
-#: of params; V2's 3.4M is 3.40-3.55M across the paper and its reference code (3.50M with the
-#: 1280-channel head and 1000-class classifier).
-MACS_TOL_M, MACS_REL_TOL, PARAMS_TOL_M, V2_PARAMS_RANGE_M = 1.0, 5e-4, 0.05, (3.4, 3.55)
-
-
-def matches_paper(name: str, macs_m: float, params_m: float, paper_macs: float, paper_params: float) -> bool:
-    if abs(macs_m - paper_macs) > max(MACS_TOL_M, MACS_REL_TOL * paper_macs):
-        return False
-    if name == "v2":
-        return V2_PARAMS_RANGE_M[0] <= params_m <= V2_PARAMS_RANGE_M[1]
-    return abs(params_m - paper_params) <= PARAMS_TOL_M
-MODEL_LABELS = {"cnn": "plain CNN", "v1": "MobileNet V1", "v2": "MobileNet V2"}
+FAMILIES = ("cnn", "v1", "v2")
 
 
 @dataclass(frozen=True)
-class Config:
-    seed: int = field(default=0, metadata={"help": 'seeds every generator of the run'})
-    quick: bool = field(default=False,
-          metadata={"help": 'a few hundred images, width 0.25, one epoch: seconds on a CPU'})
-    dataset: str = field(default="auto",
-          metadata={"help": 'auto (CIFAR-10 if found, else Fashion-MNIST), cifar10, fashion-mnist'})
-    data_dir: str | None = field(default=None, metadata={"help": 'CIFAR-10 folder (or set $BACKPROPLAB_CIFAR10)'})
-    download: bool = field(default=False,
-          metadata={"help": 'download CIFAR-10 (MD5-checked) when it is not found'})
-    fashion_mnist_dir: str | None = field(default=None,
-          metadata={"help": "Fashion-MNIST IDX folder (default: the loader's)"})
-    models: tuple[str, ...] = field(default=("cnn", "v1", "v2"),
-          metadata={"help": 'which of cnn, v1, v2 to train at every width'})
-    widths: tuple[float, ...] = field(default=(1.0, 0.75, 0.5, 0.25),
-          metadata={"help": 'width multipliers alpha, at the first resolution'})
-    resolutions: tuple[int, ...] = field(default=(32, 24, 16),
-          metadata={"help": 'input sides (resolution multiplier rho), at the first width'})
-    resolution_models: tuple[str, ...] = field(default=("v1", "v2"),
-          metadata={"help": 'models also trained at the smaller resolutions'})
-    num_epochs: int = field(default=30, metadata={"help": 'epochs per run'})
-    batch_size: int = field(default=256, metadata={"help": 'images per step'})
-    optimizer: str = field(default="sgd", metadata={"help": 'sgd (Nesterov momentum 0.9) or adam (AdamW)'})
-    lr: float = field(default=0.2,
-          metadata={"help": 'peak learning rate of the cosine schedule (0.1 per 128 images)'})
-    weight_decay: float = field(default=5e-4, metadata={"help": 'on conv/linear weights only'})
-    label_smoothing: float = field(default=0.0, metadata={"help": 'cross-entropy label smoothing'})
-    flip: bool = field(default=True,
-          metadata={"help": 'random horizontal flip (label-preserving for both data sets)'})
-    device: str = field(default="auto", metadata={"help": 'auto = CUDA when present, else CPU'})
-    train_size: int | None = field(default=None,
-          metadata={"help": 'use only the first N training images (None: all)'})
-    progress: bool = field(default=True, metadata={"help": 'tqdm bars and a line per epoch'})
-    workers: int = field(default=1, metadata={"help": 'training runs at once (processes sharing the device)'})
-    only_cached: bool = field(default=False,
-          metadata={"help": 'report the runs already trained in this folder; train no new ones'})
+class Config(LabConfig):
+    dataset: str = option("auto", "auto (CIFAR-10 when its files are in --data-dir or $BACKPROPLAB_CIFAR10, else "
+                                  "Fashion-MNIST padded to 32x32), cifar10, fashion-mnist",
+                          choices=("auto", "cifar10", "fashion-mnist"))
+    data_dir: str | None = option(None, "the data set's folder (CIFAR-10's batches or a folder holding them; "
+                                        "Fashion-MNIST's files); None = $BACKPROPLAB_CIFAR10 / the default")
+    download: bool = option(False, "download CIFAR-10 (MD5-checked) when it is not found")
+    train_size: int | None = option(None, "random training images; None = all", low=1)
+    test_size: int | None = option(None, "random test images; None = all 10000", low=1)
+    models: tuple[str, ...] = option(FAMILIES, "families trained at every width: cnn (plain CNN), v1, v2",
+                                     min_len=1, each_choices=FAMILIES)
+    widths: tuple[float, ...] = option((1.0, 0.75, 0.5, 0.25), "width multipliers α; the first is the base width",
+                                       min_len=1, each_low=0, each_low_open=True, each_high=2)
+    resolutions: tuple[int, ...] = option((32, 24, 16), "input sides in px; the first is the base side (ρ = "
+                                                        "side / base side)", min_len=1, each_low=4, each_high=512)
+    resolution_models: tuple[str, ...] = option(("v1", "v2"), "families also trained at every side (base width)",
+                                                each_choices=FAMILIES)
+    num_epochs: int = option(30, "epochs per model", low=1, high=1000)
+    batch_size: int = option(256, "images per step (whole batches: an epoch drops the last partial one)", low=1,
+                             high=65536)
+    lr: float = option(0.2, "peak learning rate of SGD with Nesterov momentum 0.9 (0.1 per 128 images)", low=0,
+                       low_open=True, high=10)
+    warmup_epochs: float = option(2.0, "epochs of linear learning-rate warm-up before the cosine decay", low=0,
+                                  high=1000)
+    weight_decay: float = option(5e-4, "on dense conv and linear weights (not BatchNorm, biases, depthwise filters)",
+                                 low=0, high=1)
+    label_smoothing: float = option(0.1, "cross-entropy label smoothing", low=0, high=1, high_open=True)
+    flip: bool = option(True, "random horizontal flips besides the random crops")
+    device: str = option("auto", "auto (CUDA when present), cuda, cpu", choices=("auto", "cuda", "cpu"))
+    threads: int | None = option(None, "PyTorch CPU threads per model; None = PyTorch's default", low=1, high=4096)
+    latency_reps: int = option(50, "forward passes timed per latency (median)", low=1, high=100000)
+
+    def check(self) -> None:
+        if self.train_size is not None and self.batch_size > self.train_size:
+            raise ConfigError(f"--batch-size {self.batch_size} is larger than --train-size {self.train_size}: "
+                              "an epoch has whole batches only; lower --batch-size")
+        if len(set(self.widths)) != len(self.widths) or len(set(self.resolutions)) != len(self.resolutions):
+            raise ConfigError("--widths and --resolutions must not repeat a value")
+
+    def quick(self) -> "Config":
+        return quick(self, widths=(0.25, 0.125), resolutions=(16, 8), resolution_models=("v2",), num_epochs=1,
+                     batch_size=64, warmup_epochs=0.5, train_size=256, test_size=128, threads=1, latency_reps=3)
 
 
-#: the Config fields a trained model depends on: finished runs are cached under these alone, so a
-#: later call with other --models/--widths/--workers reuses them
-TRAIN_FIELDS = ("seed", "quick", "dataset", "num_epochs", "batch_size", "optimizer", "lr", "weight_decay",
-                "label_smoothing", "flip", "train_size")
-
-
-def run_cache(config: Config, out_dir) -> LabRun:
-    """The LabRun (``OUT/runs/``) that caches each training run and its measurements."""
-    fields = {name: getattr(config, name) for name in TRAIN_FIELDS}
-    TrainKey = dataclasses.make_dataclass("TrainKey", list(fields), frozen=True)
-    return LabRun(Path(out_dir) / "runs", TrainKey(**fields))
-
-
-def is_cached(cache: LabRun, key: str) -> bool:
-    path = cache.out_dir / ".steps" / f"{key}.json"
-    try:
-        return json.loads(path.read_text()).get("config_hash") == cache.config_hash
-    except (OSError, ValueError):
-        return False
-
-
-def quick_overrides(config: Config) -> Config:
-    return dataclasses.replace(config, widths=(0.25,), resolutions=(16, 8), resolution_models=("v2",),
-                               num_epochs=1, batch_size=64, train_size=min(config.train_size or 256, 256),
-                               progress=False)
-
-
-def _require_torch():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        print(TORCH_HINT, file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-# -- data ----------------------------------------------------------------------
-def load_data(config: Config) -> dict:
-    """x (N, C, 32, 32) float32 in [0, 1], y int64, and a description of the source."""
-    from ..data.cifar10 import find_cifar10, load_cifar10
-
-    if config.dataset not in ("auto", "cifar10", "fashion-mnist"):
-        raise ValueError(f"dataset must be auto, cifar10 or fashion-mnist, got {config.dataset!r}")
-    use_cifar = config.dataset == "cifar10" or (config.dataset == "auto" and find_cifar10(config.data_dir))
-    if use_cifar:
-        d = load_cifar10(config.data_dir, download=config.download)
-        data = dict(x_train=d.x_train, y_train=d.y_train, x_test=d.x_test, y_test=d.y_test,
-                    name="CIFAR-10", note=f"CIFAR-10 from {d.source}")
-    else:
-        try:
-            from ..data.fashion_mnist import load_fashion_mnist
-        except ImportError:
-            from ..data import load_fashion_mnist  # type: ignore[attr-defined]
-        kwargs = {"data_dir": config.fashion_mnist_dir} if config.fashion_mnist_dir else {}
-        d = load_fashion_mnist(classes=None, flatten=False, **kwargs)
-        pad = ((0, 0), (0, 0), (2, 2), (2, 2))  # 28x28 -> 32x32 with a zero border
-        data = dict(x_train=np.pad(d.x_train, pad), y_train=d.y_train, x_test=np.pad(d.x_test, pad),
-                    y_test=d.y_test, name="Fashion-MNIST",
-                    note=("CIFAR-10 was not found (no --data-dir, no $BACKPROPLAB_CIFAR10), so this run uses "
-                          "Fashion-MNIST (real, 60000/10000 images), 28x28 zero-padded to 32x32, 1 channel"
-                          if config.dataset == "auto" else "Fashion-MNIST padded to 32x32, 1 channel"))
-    if config.train_size:
-        data["x_train"], data["y_train"] = data["x_train"][:config.train_size], data["y_train"][:config.train_size]
-    if config.quick:
-        data["x_test"], data["y_test"] = data["x_test"][:256], data["y_test"][:256]
-    return data
-
-
-def to_device(data: dict, resolution: int, device):
-    """Normalize per channel (train statistics), resize to ``resolution``, move to ``device``."""
-    import torch
-    from torch.nn import functional as F
-
-    mean = data["x_train"].mean(axis=(0, 2, 3), keepdims=True)
-    std = data["x_train"].std(axis=(0, 2, 3), keepdims=True) + 1e-8
-    out = []
-    for x, y in ((data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])):
-        xt = torch.from_numpy(((x - mean) / std).astype(np.float32)).to(device)
-        if resolution != xt.shape[-1]:
-            # the resolution multiplier: the same images, fed smaller (antialiased bilinear)
-            xt = F.interpolate(xt, size=(resolution, resolution), mode="bilinear", antialias=True,
-                               align_corners=False)
-        out += [xt, torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)]
-    return out
-
-
-# -- one training run ----------------------------------------------------------
-def run_key(model_name: str, width: float, resolution: int) -> str:
-    return f"{model_name}-w{width}-r{resolution}"
-
-
-def make_model(config: Config, model_name: str, width: float, resolution: int, channels: int, num_classes: int):
-    from ..torchmodels import build_model
-
-    return build_model(model_name, width, num_classes, resolution, in_channels=channels, variant="cifar")
-
-
-def train_one(config: Config, data: dict, model_name: str, width: float, resolution: int, out_dir: Path,
-              bars: bool = True) -> dict:
-    """Train one model (resuming from its checkpoint), save its weights, return its metrics and history."""
-    import torch
-
-    from ..torchmodels import count_macs
-    from ..torchmodels.training import TrainSettings, select_device, train_model
-
-    device = select_device(config.device)
-    torch.backends.cudnn.benchmark = device.type == "cuda"
-    x_train, y_train, x_test, y_test = to_device(data, resolution, device)
-    channels, num_classes = x_train.shape[1], int(max(y_train.max().item(), y_test.max().item())) + 1
-    torch.manual_seed(config.seed)
-    model = make_model(config, model_name, width, resolution, channels, num_classes)
-    cost = count_macs(model, (channels, resolution, resolution))
-    model.to(device)
-    settings = TrainSettings(num_epochs=config.num_epochs, batch_size=config.batch_size, optimizer=config.optimizer,
-                             lr=config.lr, weight_decay=config.weight_decay, label_smoothing=config.label_smoothing,
-                             crop_pad=round(4 * resolution / 32), flip=config.flip, seed=config.seed,
-                             progress=config.progress, bars=bars)
-    key = run_key(model_name, width, resolution)
-    ckpt = out_dir / "checkpoints" / f"{key}.pt"
-    res = train_model(model, x_train, y_train, x_test, y_test, settings, checkpoint_path=ckpt, tag=key)
-    (out_dir / "models").mkdir(parents=True, exist_ok=True)
-    torch.save(model.to("cpu").state_dict(), out_dir / "models" / f"{key}.pt")
-    ckpt.unlink(missing_ok=True)  # the final weights are kept above; the optimizer state is not needed
-    h = res.history
-    times = h["epoch_time_s"][1:] or h["epoch_time_s"]  # epoch 1 includes cuDNN's autotuning
-    return dict(model=model_name, width=width, resolution=resolution, channels=channels, num_classes=num_classes,
-                test_acc=h["test_acc"][-1], best_test_acc=max(h["test_acc"]), train_acc=h["train_acc"][-1],
-                params=cost.params, macs=cost.macs, run_epoch_time_s=float(np.mean(times)),
-                steps_per_epoch=max(1, len(x_train) // config.batch_size), device=device_name(device),
-                workers=config.workers,
-                resumed_from_epoch=res.resumed_from_epoch, history=h)
-
-
-def _train_worker(config: Config, out_dir: str, model_name: str, width: float, resolution: int) -> None:
-    """One training run in a worker process (``workers > 1``): cached by the same LabRun step key."""
-    import torch
-
-    torch.set_num_threads(2)  # the GPU does the work; many workers must not fight over the CPU
-    cache = run_cache(config, out_dir)
-    data = load_data(config)
-    cache.step(f"train-{run_key(model_name, width, resolution)}",
-               lambda: train_one(config, data, model_name, width, resolution, Path(out_dir), bars=False))
-
-
-def measure_one(config: Config, result: dict, out_dir: Path) -> dict:
-    """Latency (batch 1 and 128 on the device, batch 1 on 4 CPU threads) and training time per epoch, measured alone."""
-    import copy
-
-    import torch
-
-    from ..torchmodels.training import measure_latency, measure_train_step, select_device
-
-    device = select_device(config.device)
-    torch.backends.cudnn.benchmark = device.type == "cuda"
-    m, w, r = result["model"], result["width"], result["resolution"]
-    model = make_model(config, m, w, r, result["channels"], result["num_classes"])
-    weights = out_dir / "models" / f"{run_key(m, w, r)}.pt"
-    if weights.exists():
-        model.load_state_dict(torch.load(weights, weights_only=True))
-    # without them (a run trained on another machine) the untrained net has the same cost: dense
-    # kernels do the same work whatever the weights' values
-    out = {"timed_weights": "trained" if weights.exists() else "untrained"}
-    shape = (result["channels"], r, r)
-    quick = dict(max_seconds=0.0, max_reps=1, warmup=1) if config.quick else {}
-    out["timing_device"] = device_name(device)
-    few = config.quick or device.type == "cpu"  # a CPU step of a full-width net takes seconds
-    step_s = measure_train_step(copy.deepcopy(model).to(device), shape, result["num_classes"], config.batch_size,
-                                device, steps=3 if few else 20)
-    out["epoch_time_s"] = step_s * result["steps_per_epoch"]
-    model.to(device)
-    for b in (1, 128):
-        out[f"latency_b{b}_ms"] = measure_latency(model, shape, b, device, **quick)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(min(4, threads))  # a phone-like CPU budget, comparable across machines
-    out["cpu4_latency_b1_ms"] = measure_latency(model.to("cpu"), shape, 1, torch.device("cpu"), **quick)
-    torch.set_num_threads(threads)
-    return out
-
-
-def device_name(device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return "CPU"
-
-
-# -- counting tables -----------------------------------------------------------
-def imagenet_table(quick: bool) -> list[dict]:
-    from ..torchmodels import build_model, count_macs
-
-    rows = []
-    for (name, width, res), (paper_macs, paper_params) in PAPER_TABLE.items():
-        if quick and (name, width, res) not in (("v1", 1.0, 224), ("v2", 1.0, 224)):
-            continue
-        cost = count_macs(build_model(name, width, 1000, res), (3, res, res))
-        macs_m, params_m = cost.macs / 1e6, cost.params / 1e6
-        rows.append(dict(model=f"{MODEL_LABELS[name]} {width}-{res}", macs_M=round(macs_m, 1),
-                         paper_macs_M=paper_macs, params_M=round(params_m, 3), paper_params_M=paper_params,
-                         matches=matches_paper(name, macs_m, params_m, paper_macs, paper_params)))
-    return rows
-
-
-def separable_ratio_table(channels: int) -> list[dict]:
-    """Per V1 block at 32x32: measured (depthwise + pointwise) MACs / the plain CNN's conv MACs vs 1/N + 1/9."""
-    from ..torchmodels import build_model, count_macs, separable_cost_ratio
-
-    v1 = count_macs(build_model("v1", 1.0, 10, 32, in_channels=channels, variant="cifar"), (channels, 32, 32))
-    cnn = count_macs(build_model("cnn", 1.0, 10, 32, in_channels=channels, variant="cifar"), (channels, 32, 32))
-    v1_blocks = [layer for layer in v1.layers if layer.kind in ("depthwise", "pointwise")]
-    cnn_blocks = [layer for layer in cnn.layers if layer.kind == "conv"][1:]  # skip the shared stem
-    rows = []
-    for i, conv in enumerate(cnn_blocks):
-        dw, pw = v1_blocks[2 * i], v1_blocks[2 * i + 1]
-        rows.append(dict(block=i + 1, out_channels=pw.out_shape[0], map=f"{pw.out_shape[1]}x{pw.out_shape[2]}",
-                         separable_MACs=dw.macs + pw.macs, standard_MACs=conv.macs,
-                         measured_ratio=(dw.macs + pw.macs) / conv.macs,
-                         formula_ratio=separable_cost_ratio(pw.out_shape[0], 3)))
-    rows.append(dict(block="whole net", out_channels="", map="", separable_MACs=v1.macs, standard_MACs=cnn.macs,
-                     measured_ratio=v1.macs / cnn.macs, formula_ratio=None))
-    return rows
-
-
-# -- the lab ---------------------------------------------------------------------
-def run(config: Config, out_dir) -> dict:
-    _require_torch()
-    from .mobilenet_report import make_plots, write_report
-
-    if config.quick:
-        config = quick_overrides(config)
-    for m in set(config.models) | set(config.resolution_models):
-        if m not in MODEL_LABELS:
-            raise ValueError(f"unknown model {m!r}; choose from {', '.join(MODEL_LABELS)}")
-    lab = LabRun(out_dir, config)
-    t0 = time.perf_counter()
-    data = load_data(config)
-    channels = data["x_train"].shape[1]
-    table = lab.step("imagenet-table", lambda: imagenet_table(config.quick))
-    ratios = lab.step("separable-ratio", lambda: separable_ratio_table(channels))
+def plan(config: Config) -> list[tuple[str, float, int]]:
+    """(family, width, side) of every model: each family at every width (base side), then the resolution
+    families at every side (base width)."""
     base_w, base_r = config.widths[0], config.resolutions[0]
-    plan = [(m, w, base_r) for m in config.models for w in config.widths]
-    plan += [(m, base_w, r) for m in config.resolution_models for r in config.resolutions if (m, base_w, r) not in plan]
-    plan.sort(key=lambda p: ("v2", "v1", "cnn").index(p[0]))  # slowest first: better packing with workers
-    cache = run_cache(config, lab.out_dir)
-    keys = {(m, w, r): f"train-{run_key(m, w, r)}" for m, w, r in plan}
-    missing = [p for p in plan if not is_cached(cache, keys[p])] if config.only_cached else []
-    plan = [p for p in plan if p not in missing]
-    if config.workers > 1:
-        # several runs share the device: small models leave a GPU idle between kernel launches
-        import concurrent.futures
-        import multiprocessing
+    out = [(m, w, base_r) for m in config.models for w in config.widths]
+    out += [(m, base_w, r) for m in config.resolution_models for r in config.resolutions if (m, base_w, r) not in out]
+    return out
 
-        todo = [p for p in plan if not is_cached(cache, keys[p])]
-        spawn = multiprocessing.get_context("spawn")  # CUDA cannot be forked
-        with concurrent.futures.ProcessPoolExecutor(config.workers, mp_context=spawn) as ex:
-            for future in [ex.submit(_train_worker, config, str(lab.out_dir), m, w, r) for m, w, r in todo]:
-                future.result()
-    from ..torchmodels.training import select_device
 
-    timing_device = device_name(select_device(config.device)).replace(" ", "_")  # timings belong to a device
-    results = []
-    for m, w, r in plan:
-        res = cache.step(keys[(m, w, r)], lambda m=m, w=w, r=r: train_one(config, data, m, w, r, lab.out_dir))
-        res.update(cache.step(f"measure-{run_key(m, w, r)}-{timing_device}",
-                              lambda res=res: measure_one(config, res, lab.out_dir)))
-        results.append(res)
-    rows = [{k: v for k, v in res.items() if k != "history"} for res in results]
-    curves = [dict(model=res["model"], width=res["width"], resolution=res["resolution"], epoch=e,
-                   **{k: res["history"][k][i] for k in ("train_loss", "train_acc", "test_loss", "test_acc")})
-              for res in results for i, e in enumerate(res["history"]["epoch"])]
-    lab.save_metrics("results", rows)
-    lab.save_metrics("curves", curves)
-    lab.save_metrics("imagenet_macs", table)
-    lab.save_metrics("separable_ratio", ratios)
-    make_plots(lab, results, base_w, base_r)
-    summary = write_report(lab, config, data["name"], data["note"], rows, table, ratios, base_w, base_r,
-                           wall_s=time.perf_counter() - t0, missing=[run_key(*p) for p in missing])
-    return {"summary": summary, "results": rows, "imagenet_table": table}
+def model_key(family: str, width: float, side: int) -> str:
+    return f"{family}-w{width:g}-r{side}"
+
+
+def run(config: Config, out) -> dict:
+    from .mobilenet_costs import imagenet_table, multiplier_rows, separable_ratio_table
+    from .mobilenet_text import goal_status
+    from .mobilenet_train import load_arrays, require_torch, resolve_dataset, train_task, uses_gpu
+    from .training import in_english
+
+    require_torch()
+    dataset = resolve_dataset(config.dataset, config.data_dir)
+    _ds, facts = load_arrays(dataset, config.data_dir, config.download, config.train_size, config.test_size,
+                             config.seed)
+    table = out.step("imagenet-table", imagenet_table)
+    ratios = out.step("separable-ratio", lambda: separable_ratio_table(facts["channels"]))
+    keys = {model_key(*p): p for p in plan(config)}
+    done = out.map({f"train-{k}": functools.partial(train_task, config, dataset, *p) for k, p in keys.items()},
+                   label=NAME, resources={"GPU": 1} if uses_gpu(config.device) else None)
+    rows, histories = [], {}
+    for k in keys:
+        r = dict(done[f"train-{k}"])
+        histories[k] = r.pop("history")
+        rows.append({"key": k, **r})
+    out.save_metrics("models", rows)
+    out.save_metrics("curves", [{"model": k, **{f: h[f][i] for f in ("epoch", "train_loss", "train_acc", "test_loss",
+                                                                     "test_acc", "lr")}}
+                                for k, h in histories.items() for i in range(len(h["epoch"]))])
+    out.save_metrics("imagenet_macs", table)
+    out.save_metrics("separable_ratio", ratios)
+    base_w, base_r = config.widths[0], config.resolutions[0]
+    mult = multiplier_rows(rows, base_w, base_r)
+    result = {"data": facts, "rows": rows, "histories": histories, "imagenet_table": table, "separable": ratios,
+              "multipliers": mult, "base_width": base_w, "base_resolution": base_r,
+              "goal": goal_status(config, facts, rows), "findings": findings_of(histories, facts["chance"])}
+    return {"summary": f"{NAME}: {in_english(summary_line(result))}", **result}
+
+
+def findings_of(histories: dict, chance: float) -> dict:
+    """train.diagnostics' findings of each model (its first epoch's loss is the reference)."""
+    from ..train.diagnostics import diagnose
+
+    return {k: [f.to_dict() for f in diagnose(h, chance)] for k, h in histories.items()}
+
+
+def summary_line(result: dict):
+    """The lab's answer in one line: the base models' test accuracy and the goal."""
+    from .mobilenet_text import goal_sentence, model_name
+
+    base = [r for r in result["rows"] if r["width"] == result["base_width"]
+            and r["resolution"] == result["base_resolution"]]
+    accs = join([_("{m} {a:.2%}", m=model_name(r), a=r["test_acc"]) for r in base])
+    return _("{data}: {accs}. {goal}", data=result["data"]["name"], accs=accs, goal=goal_sentence(result["goal"]))
+
+
+# -- report ---------------------------------------------------------------------------------------
+def report(result: dict, config: Config, doc) -> None:
+    from .mobilenet_plots import plot_accuracy, plot_cost, plot_scaling
+    from .mobilenet_text import data_sentence, goal_sentence, paper_sentence, recipe_sentence, separable_sentence
+    from .training_problems import findings_bullets
+
+    rows, facts = result["rows"], result["data"]
+    base_w, base_r = result["base_width"], result["base_resolution"]
+    doc.para(_("**Question.** What do depthwise separable convolutions (V1) and inverted residuals with linear "
+               "bottlenecks (V2) give up in accuracy for what they save in MACs and parameters against a plain "
+               "CNN, and how do the width multiplier α and the resolution multiplier ρ trade accuracy for cost?"))
+    doc.heading(_("Setup"))
+    doc.bullets([data_sentence(facts, config.dataset),
+                 recipe_sentence(config, join(sorted({r["device"] for r in rows}), code=True),
+                                 sorted({r["engine"] for r in rows})),
+                 _("MACs are multiply-accumulates per image (FLOPs = 2 × MACs), counted by forward hooks on "
+                   "`Conv2d` and `Linear` (`torchmodels.count_macs`); BatchNorm, activations, pooling and residual "
+                   "additions are not counted. Parameters include BatchNorm's weights.")])
+    doc.heading(_("Observations (computed from this run)"))
+    doc.bullets([goal_sentence(result["goal"]), *comparison_lines(result), *multiplier_lines(result)])
+    doc.heading(_("Models"))
+    doc.table(model_columns(), [model_row(r) for r in rows],
+              caption=_("Time per epoch: the median epoch of the run, the model alone on its device (or sharing a "
+                        "CPU with other cluster workers). Latency: median eval-mode forward time of random images "
+                        "on the training device; graph = replayed as a CUDA graph (GPU only)."))
+    doc.plot(plot_accuracy(rows, result["histories"], base_w, base_r), "accuracy_vs_macs",
+             _("Left: final test accuracy against MACs per image; solid lines vary the width at {side} px, dashed "
+               "lines the input side at width {w:g}. Right: test accuracy after each epoch of the base models.",
+               side=base_r, w=base_w))
+    doc.plot(plot_cost(rows, base_w, base_r), "time_vs_macs",
+             _("Training seconds per epoch and batch-1 forward time against MACs (log-log)."))
+    doc.heading(_("Training problems"))
+    doc.bullets(findings_bullets(result["findings"]))
+    doc.heading(_("Width and resolution multipliers"))
+    if result["multipliers"]:
+        doc.plot(plot_scaling(result["multipliers"]), "multipliers",
+                 _("MACs (solid) and parameters (dashed) of each model as a fraction of its family's base model, "
+                   "against the multiplier; dotted: the square of the multiplier."))
+    else:
+        doc.para(_("No model of this run differs from its base model in width or input side alone."))
+    doc.heading(_("The papers' ImageNet configurations (224×224, 1000 classes)"))
+    doc.para(paper_sentence(result["imagenet_table"]))
+    doc.table(paper_columns(), [paper_row(r) for r in result["imagenet_table"]])
+    doc.heading(_("Depthwise separable against standard 3×3 convolutions, per V1 block at 32×32"))
+    doc.math(r"\frac{D_K^2 M D_F^2 + M N D_F^2}{D_K^2 M N D_F^2} = \frac{1}{N} + \frac{1}{D_K^2}")
+    doc.para(separable_sentence(result["separable"]))
+    doc.table(ratio_columns(), [ratio_row(r) for r in result["separable"]])
+
+
+def comparison_lines(result: dict) -> list:
+    """The families against each other at the base width and side: accuracy, cost, time."""
+    from .mobilenet_text import compare_sentence, rank_sentence, spearman, speed_sentence
+
+    rows, n = result["rows"], result["data"]["n_test"]
+    base = {r["model"]: r for r in rows if r["width"] == result["base_width"]
+            and r["resolution"] == result["base_resolution"]}
+    lines = []
+    for a, b in (("cnn", "v1"), ("cnn", "v2"), ("v1", "v2")):
+        if a in base and b in base:
+            lines += [compare_sentence(base[a], base[b], n), speed_sentence(base[a], base[b])]
+    for key, what in (("latency_b1_ms", _("batch-1 forward times")), ("s_per_epoch", _("times per epoch"))):
+        rho = spearman([r["macs"] for r in rows], [r[key] for r in rows])
+        if rho is not None:
+            lines.append(rank_sentence(rho, len(rows), what))
+    return lines
+
+
+def multiplier_lines(result: dict) -> list:
+    """MACs against α² and ρ² for every model, then width against side at similar cost per family."""
+    from .mobilenet_text import multiplier_sentence, width_or_side_sentence
+
+    rows, n = result["rows"], result["data"]["n_test"]
+    lines = [multiplier_sentence(m) for m in result["multipliers"]]
+    base_w, base_r = result["base_width"], result["base_resolution"]
+    for family in FAMILIES:
+        sides = [r for r in rows if r["model"] == family and r["width"] == base_w and r["resolution"] < base_r]
+        thins = [r for r in rows if r["model"] == family and r["resolution"] == base_r and r["width"] < base_w]
+        if sides and thins:
+            small = min(sides, key=lambda r: r["resolution"])
+            thin = min(thins, key=lambda r: abs(math.log(r["macs"] / small["macs"])))
+            lines.append(width_or_side_sentence(thin, small, n))
+    return lines
+
+
+def model_columns():
+    return [("model", _("model"), ""), ("width", "α", "g"), ("side", _("side (px)"), "d"),
+            ("params_m", _("parameters (M)"), ".3f"), ("macs_m", _("MACs (M)"), ".1f"),
+            ("test_acc", _("test acc."), ".2%"), ("best_test_acc", _("best epoch's"), ".2%"),
+            ("train_acc", _("train acc."), ".2%"), ("s_per_epoch", _("s/epoch"), ".3g"),
+            ("latency_b1_ms", _("batch 1 (ms)"), ".3g"), ("latency_b1_graph_ms", _("batch 1, graph (ms)"), ".3g"),
+            ("latency_b128_ms", _("batch 128 (ms)"), ".3g"), ("engine", _("engine"), "")]
+
+
+def model_row(r: dict) -> dict:
+    from ..report.document import CodeText
+    from .mobilenet_text import label
+
+    return {**r, "model": label(r["model"]), "side": r["resolution"], "params_m": r["params"] / 1e6,
+            "macs_m": r["macs"] / 1e6, "engine": CodeText(r["engine"])}
+
+
+def paper_columns():
+    return [("model", _("configuration"), ""), ("macs_m", _("MACs counted (M)"), ".1f"),
+            ("paper_macs_m", _("paper (M)"), "g"), ("params_m", _("parameters counted (M)"), ".3f"),
+            ("paper_params_m", _("paper (M)"), "g"), ("agrees", _("agrees"), "")]
+
+
+def paper_row(r: dict) -> dict:
+    from .mobilenet_text import model_name
+
+    return {**r, "model": model_name(r), "agrees": r["matches"]}
+
+
+def ratio_columns():
+    return [("block", _("block"), ""), ("out_channels", "N", ""), ("map", _("map"), ""),
+            ("separable_macs", _("separable MACs"), ",d"), ("standard_macs", _("standard MACs"), ",d"),
+            ("measured_ratio", _("measured ratio"), ".5f"), ("formula_ratio", "1/N + 1/9", ".5f")]
+
+
+def ratio_row(r: dict) -> dict:
+    if r["block"] is None:
+        return {**r, "block": _("whole network"), "out_channels": "", "map": "", "formula_ratio": None}
+    return r
