@@ -46,7 +46,11 @@ def test_verdicts_list_every_check_with_its_hint_and_a_file_that_did_not_import(
         {"file": "/tmp/x/broken.py", "passed": False, "error": "SyntaxError at line 3", "tasks": {}}]}
     table = verdicts(report)
     rows = table.rows()
-    assert [(r["file"], r["check"], r["status"], r["advice"]) for r in rows] == [
-        ("good.py", "forward", "pass", ""), ("bad.py", "dW", "fail", "dW transposed"),
-        ("bad.py", "dx", "error", "raised"), ("broken.py", "import", "error", "SyntaxError at line 3")]
-    assert "hint: dW transposed" in str(table) and "<b>FAIL</b>" in table._repr_html_()
+    assert [(r["file"], r["check"], r["status"], r["hint"], r["message"]) for r in rows] == [
+        ("good.py", "forward", "pass", "", ""), ("bad.py", "dW", "fail", "dW transposed", ""),
+        ("bad.py", "dx", "error", "", "raised"), ("broken.py", "import", "error", "", "SyntaxError at line 3")]
+    text = str(table)
+    assert "hint: dW transposed" in text and "error: raised" in text and "error: SyntaxError at line 3" in text
+    assert "<b>FAIL</b>" in table._repr_html_()
+    assert [r["check"] for r in verdicts(report, "dense").rows()] == ["forward", "dW", "dx", "import"]
+    assert [r["check"] for r in verdicts(report, "adam").rows()] == ["import"]  # a file that did not import

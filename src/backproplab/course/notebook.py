@@ -125,33 +125,42 @@ def show_figures(folder, *names: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Verdicts:
-    """``backproplab check --json`` output as one row per check: task, check, result, error, hint."""
+    """``backproplab check --json`` output as one row per check: task, check, result, error, hint.
+    ``tasks``: only these tasks' checks (all when empty)."""
 
     report: dict
+    tasks: tuple[str, ...] = ()
 
     def rows(self) -> list[dict]:
         out = []
         for f in self.report["files"]:
             if f.get("error"):
                 out.append({"file": Path(f["file"]).name, "task": "-", "check": "import", "status": "error",
-                            "error": None, "advice": f["error"]})
-            for task in f["tasks"].values():
+                            "error": None, "hint": "", "message": f["error"]})
+            for name, task in f["tasks"].items():
+                if self.tasks and name not in self.tasks:
+                    continue
                 for c in task["checks"]:
                     out.append({"file": Path(f["file"]).name, "task": c["task"], "check": c["name"],
-                                "status": c["status"], "error": c["error"],
-                                "advice": c["hint"] or c["message"]})
+                                "status": c["status"], "error": c["error"], "hint": c["hint"],
+                                "message": c["message"]})
         return out
 
     @staticmethod
     def _err(value) -> str:
         return "-" if value is None else value if isinstance(value, str) else f"{value:.1e}"
 
+    @staticmethod
+    def _advice(r: dict) -> list[str]:
+        return [f"{label}: {r[key]}" for label, key in (("error", "message"), ("hint", "hint")) if r[key]]
+
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in ("file", "task", "check", "result", "rel. error", "hint"))
+        head = "".join(f"<th>{h}</th>" for h in ("file", "task", "check", "result", "rel. error", "error / hint"))
         body = "".join(
             f"<tr><td>{_esc(r['file'])}</td><td>{_esc(r['task'])}</td><td>{_esc(r['check'])}</td>"
             f"<td>{'pass' if r['status'] == 'pass' else '<b>' + _esc(r['status'].upper()) + '</b>'}</td>"
-            f"<td>{self._err(r['error'])}</td><td>{_esc(r['advice'])}</td></tr>" for r in self.rows())
+            f"<td>{self._err(r['error'])}</td><td>{'<br>'.join(map(_esc, self._advice(r)))}</td></tr>"
+            for r in self.rows())
         return f"<table><tr>{head}</tr>{body}</table>"
 
     def __str__(self) -> str:
@@ -159,13 +168,12 @@ class Verdicts:
         for r in self.rows():
             result = "pass" if r["status"] == "pass" else r["status"].upper()
             lines.append(f"{r['file']:<22} {r['task']:<15} {r['check'][:44]:<45} {result:<6} {self._err(r['error']):>8}")
-            if r["advice"]:
-                lines.append(f"{'':<23}hint: {r['advice']}")
+            lines += [f"{'':<23}{advice}" for advice in self._advice(r)]
         return "\n".join(lines)
 
     __repr__ = __str__
 
 
-def verdicts(report: dict) -> Verdicts:
-    """The verdicts of ``backproplab check --json``'s parsed output."""
-    return Verdicts(report)
+def verdicts(report: dict, *tasks: str) -> Verdicts:
+    """The verdicts in ``backproplab check --json``'s parsed output, of ``tasks`` only if any are named."""
+    return Verdicts(report, tasks)
