@@ -6,6 +6,7 @@ launches ``python -m ipykernel_launcher``, and jupyter_client replaces a bare ``
 interpreter running the test (sys.executable), so the kernel imports this environment's
 backproplab: test_kernel_runs_this_interpreter checks it.
 """
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from backproplab.course import load_map
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9][0-9]_*.py"))
@@ -26,6 +29,16 @@ def execute(nb, folder: Path):
                             resources={"metadata": {"path": str(folder)}})
     client.execute()  # raises CellExecutionError, with the cell's traceback, on the first error
     return nb
+
+
+def test_every_homework_document_has_a_notebook():
+    assert [p.name[:3] for p in NOTEBOOKS] == sorted(load_map())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_shows_every_question_of_its_document_in_order(path):
+    shown = re.findall(r'show_question\("([^"]+)"\)', path.read_text(encoding="utf-8"))
+    assert shown == [q.id for q in load_map()[path.name[:3]].questions]
 
 
 def test_kernel_runs_this_interpreter(tmp_path):
