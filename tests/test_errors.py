@@ -14,6 +14,8 @@ from backproplab.errors import FAILURE, INTERRUPTED, USAGE, UsageError, run_comm
     (FileNotFoundError(errno.ENOENT, "No such file", "/data/x"), FAILURE, "No such file"),
     (ValueError("checkpoint x is damaged; delete it"), FAILURE, "checkpoint x is damaged"),
     (KeyboardInterrupt(), INTERRUPTED, "interrupted"),
+    (FileExistsError(errno.EEXIST, "File exists", "/runs/afile"), FAILURE,
+     "/runs/afile is a file where a folder is needed; pass another --out"),
 ])
 def test_expected_failures_are_one_line(exc, status, words, capsys):
     def fail():
@@ -39,3 +41,11 @@ def test_debug_reraises(capsys):
 
     with pytest.raises(UsageError):
         run_command("backproplab test", fail, debug=True)
+
+
+def test_the_place_outputs_go_is_named_as_the_command_names_it(capsys):
+    def fail():
+        raise NotADirectoryError(errno.ENOTDIR, "Not a directory", "afile/x")
+
+    assert run_command("backproplab data to-npz", fail, out="OUT_DIR") == FAILURE
+    assert "afile/x goes through a file, not a folder; pass another OUT_DIR" in capsys.readouterr().err

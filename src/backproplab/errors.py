@@ -31,28 +31,35 @@ def _failures() -> tuple:
     return RunLocked, OSError, ValueError, FloatingPointError, RuntimeError, RecursionError, MemoryError, ImportError
 
 
-def _os_message(e: OSError) -> str:
+def _os_message(e: OSError, out: str = "--out") -> str:
     where = f" {e.filename}" if getattr(e, "filename", None) else ""
     if e.errno == errno.ENOSPC:
-        return f"the disk is full (writing{where}); free some space or pass another --out"
+        return f"the disk is full (writing{where}); free some space or pass another {out}"
     if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return f"cannot write{where}: {e.strerror}; pass an --out folder you can write to"
+        return f"cannot write{where}: {e.strerror}; pass an {out} folder you can write to"
     if e.errno == errno.ENOTDIR:
-        return f"{e.filename or 'a path'} goes through a file, not a folder; pass another --out"
+        return f"{e.filename or 'a path'} goes through a file, not a folder; pass another {out}"
+    if e.errno == errno.EEXIST:
+        return f"{e.filename or 'a path'} is a file where a folder is needed; pass another {out}"
     return str(e)
 
 
-def message(e: BaseException) -> str:
+def message(e: BaseException, out: str = "--out") -> str:
+    """One line for ``e``; ``out`` names the option or argument that says where outputs go."""
     if isinstance(e, OSError) and e.errno is not None and type(e) in (OSError, PermissionError, FileExistsError,
                                                                        NotADirectoryError, IsADirectoryError):
-        return _os_message(e)
+        return _os_message(e, out)
     if isinstance(e, RecursionError):
         return f"input nested too deeply to read ({e})"
     return str(e) or type(e).__name__
 
 
-def run_command(prog: str, fn, debug: bool = False) -> int:
-    """Call ``fn()`` and turn an expected exception into one line on stderr and an exit status."""
+def run_command(prog: str, fn, debug: bool = False, out: str = "--out") -> int:
+    """Call ``fn()`` and turn an expected exception into one line on stderr and an exit status.
+
+    ``out`` is what the command calls the place it writes to (``--out``, ``--junit``, ``OUT_DIR``): an
+    error writing there tells the user to pass another.
+    """
     debug = debug or bool(os.environ.get("BACKPROPLAB_DEBUG"))
     try:
         return int(fn() or 0)
@@ -68,12 +75,12 @@ def run_command(prog: str, fn, debug: bool = False) -> int:
     except _usage_errors() as e:
         if debug:
             raise
-        print(f"{prog}: error: {message(e)}", file=sys.stderr)
+        print(f"{prog}: error: {message(e, out)}", file=sys.stderr)
         return USAGE
     except _failures() as e:
         if debug:
             raise
-        print(f"{prog}: error: {message(e)}", file=sys.stderr)
+        print(f"{prog}: error: {message(e, out)}", file=sys.stderr)
         return FAILURE
     except Exception:
         traceback.print_exc()
