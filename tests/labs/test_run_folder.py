@@ -79,3 +79,36 @@ def test_outputs_get_the_usual_permissions(tmp_path):
         os.umask(old)
     for f in ("result.json", "report.md", "report.html", "quadratic.png", "runs.csv"):
         assert stat.S_IMODE((tmp_path / "q" / f).stat().st_mode) == 0o644, f
+
+
+@pytest.mark.parametrize("text", ['{"lab": "quadratic", "fing', "[1, 2]", ""])
+def test_a_damaged_config_json_is_named_with_the_way_out(tmp_path, capsys, text):
+    out = tmp_path / "q"
+    out.mkdir()
+    (out / "config.json").write_text(text)
+    assert main(["lab", "quadratic", "--quick", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'config.json'} is damaged" in err and "--overwrite" in err and "lab '?'" not in err
+    assert len(err.strip().splitlines()) == 1 and (out / "config.json").read_text() == text
+    assert main(["lab", "quadratic", "--quick", "--out", str(out), "--quiet", "--overwrite"]) == 0
+
+
+def test_damaged_or_foreign_step_and_result_files_are_recomputed(tmp_path):
+    config = quadratic.Config()
+    with RunFolder(tmp_path / "r", "quadratic", config) as folder:
+        for text in ("[1]", '{"fingerprint": "%s", "key": "a"}' % folder.fingerprint, '{"key": "a", "resu'):
+            folder._step_path("a").parent.mkdir(exist_ok=True)
+            folder._step_path("a").write_text(text)
+            assert folder.cached("a") == (False, None)
+            (folder.path / "result.json").write_text(text)
+            assert folder.finished_result() is None
+
+
+def test_settings_equal_but_fingerprint_differs_says_so(tmp_path, capsys):
+    out = tmp_path / "q"
+    config = quadratic.Config().quick()
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps({"lab": "quadratic", "fingerprint": "0" * 16,
+                                                 "config": config.to_dict()}))
+    assert main(["lab", "quadratic", "--quick", "--out", str(out), "--quiet"]) == 2
+    assert "does not match its fingerprint" in capsys.readouterr().err

@@ -123,23 +123,31 @@ class RunFolder:
             "config": self.config.to_dict()})
 
     def saved_config(self) -> dict | None:
-        """config.json of the run already in the folder, or None."""
+        """config.json of the run already in the folder, None if there is none, ``{}`` if it is unreadable."""
         try:
-            return json.loads((self.path / "config.json").read_text())
+            saved = json.loads((self.path / "config.json").read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
-            return {"lab": "?", "fingerprint": "damaged config.json"}
+            return {}
+        return saved if isinstance(saved, dict) else {}
 
     def _conflict_message(self, saved: dict) -> str:
+        config_file = self.path / "config.json"
+        if not saved:
+            # the settings of that run are unknown: resuming it is impossible, replacing it is the way out
+            return (f"{config_file} is damaged (not the JSON object a run writes), so the run in {self.path} "
+                    f"cannot be resumed. Nothing was changed. To replace it, pass --overwrite; to keep it, pass "
+                    f"another --out")
         if saved.get("lab") != self.lab:
             what = f"a run of lab {saved.get('lab')!r}"
-        elif "config" not in saved:
+        elif not isinstance(saved.get("config"), dict):
             what = "a run written by an older backproplab"
         else:
             diffs = self.config.differences(saved["config"])
             shown = "; ".join(f"{flag_name(k)} {_short(a)} -> {_short(b)}" for k, (a, b) in list(diffs.items())[:6])
-            what = f"a run with other settings ({shown})"
+            what = (f"a run with other settings ({shown})" if diffs else
+                    "a run whose config.json does not match its fingerprint (edited by hand, or another version)")
         return (f"{self.path} holds {what}. Nothing was changed. To resume that run, repeat its settings "
                 f"(see {self.path / 'config.json'}); to keep both, pass --out {self.path}-{self.fingerprint[:8]}; "
                 "to replace it, pass --overwrite")
@@ -157,7 +165,9 @@ class RunFolder:
             saved = json.loads((self.path / "result.json").read_text())
         except (OSError, ValueError):
             return None
-        return saved.get("result") if saved.get("fingerprint") == self.fingerprint else None
+        if not isinstance(saved, dict) or saved.get("fingerprint") != self.fingerprint:
+            return None
+        return saved.get("result")
 
     def write_result(self, result) -> None:
         atomic_write_json(self.path / "result.json", {"lab": self.lab, "fingerprint": self.fingerprint,
@@ -177,7 +187,8 @@ class RunFolder:
             return False, None
         except (OSError, ValueError):
             return False, None  # a damaged entry is recomputed
-        if saved.get("fingerprint") == self.fingerprint and saved.get("key") == key:
+        if isinstance(saved, dict) and saved.get("fingerprint") == self.fingerprint and saved.get("key") == key \
+                and "result" in saved:
             return True, saved["result"]
         return False, None
 
