@@ -16,6 +16,35 @@ from .run_folder import RunFolder
 from .runner import report_files, write_reports
 
 
+def _saved_run(run_dir: Path):
+    """(lab module, Config) of the run in ``run_dir``, from its config.json; FileNotFoundError naming the
+    file and the fix when it is missing, damaged, of an unknown lab or holds settings out of range."""
+    path = run_dir / "config.json"
+    try:
+        saved = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{run_dir} is not a lab run (it has no config.json); pass the folder a lab "
+                                "wrote") from None
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(f"{path} is damaged ({e}); pass the folder a lab wrote, or run the lab into it "
+                                "again with --overwrite") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict) or "lab" not in saved:
+        raise FileNotFoundError(f"{path} lacks the lab and its settings (damaged, or written by an older "
+                                "backproplab); run the lab into the folder again with --overwrite")
+    try:
+        module = registry.load_lab(saved["lab"])
+    except KeyError as e:
+        raise FileNotFoundError(f"{path} names a lab this backproplab lacks: {e.args[0]}") from None
+    fields = {f.name for f in dataclasses.fields(module.Config)}
+    try:
+        config = module.Config(**{k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in saved["config"].items() if k in fields})
+    except (ValueError, TypeError) as e:  # ConfigError is a ValueError
+        raise FileNotFoundError(f"{path} holds settings this backproplab refuses ({e}); run the lab into the "
+                                "folder again with --overwrite") from None
+    return module, config
+
+
 def main(argv: list[str]) -> int:
     from ..report.i18n import LANGUAGES
 
@@ -26,15 +55,7 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
 
     def go() -> int:
-        try:
-            saved = json.loads((args.run_dir / "config.json").read_text())
-        except (OSError, ValueError) as e:
-            raise FileNotFoundError(f"{args.run_dir} is not a finished lab run (no readable config.json: {e}); "
-                                    "pass the folder a lab wrote") from None
-        module = registry.load_lab(saved["lab"])
-        fields = {f.name for f in dataclasses.fields(module.Config)}
-        config = module.Config(**{k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in saved["config"].items() if k in fields})
+        module, config = _saved_run(args.run_dir)
         with RunFolder(args.run_dir, module.NAME, config) as folder:
             result = folder.finished_result()
             if result is None:
