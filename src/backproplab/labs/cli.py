@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import re
 import sys
 import types
 import typing
@@ -26,16 +27,39 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         if "unrecognized arguments:" in message:
             words = message.split("unrecognized arguments:", 1)[1].split()
-            known = [s for a in self._actions for s in a.option_strings]
+            known = _option_strings(self)
             hints = []
             for w in words:
                 if w.startswith("--"):
                     close = difflib.get_close_matches(w.split("=")[0], known, n=2, cutoff=0.6)
                     if close:
                         hints.append(f"{w}: did you mean {' or '.join(close)}?")
-            if hints:
-                message += " (" + "; ".join(hints) + ")"
+            message += " (" + "; ".join(hints) + ")" if hints else f" (`{self.prog} --help` lists the options)"
+        elif "invalid choice:" in message:
+            message += _did_you_mean_choice(message)
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option of ``parser`` and of its sub-commands (argparse reports a sub-command's unknown
+    option from the top parser)."""
+    found = []
+    for action in parser._actions:
+        found += action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += [s for s in _option_strings(sub) if s not in found]
+    return found
+
+
+def _did_you_mean_choice(message: str) -> str:
+    """"; did you mean 'show'?" for argparse's "invalid choice: 'shwo' (choose from ...)", else ""."""
+    found = re.search(r"invalid choice: '?([^'(]*?)'? \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    choices = [c.strip().strip("'") for c in found.group(2).split(",")]
+    close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a text"}
@@ -69,10 +93,13 @@ def field_parser(tp, flag: str):
         elem = args[0] if args else str
 
         def convert(text: str):
+            if not text.strip():
+                return ()  # an empty list ("" for no entries); the field's min_len decides if it is allowed
             out = []
             for part in (p.strip() for p in text.split(",")):
-                if not part:
-                    continue
+                if not part:  # "1,,2" or "1,2,": a number left out is a typo, not nothing
+                    raise argparse.ArgumentTypeError(f"{flag} has an empty entry in {text!r}; separate the "
+                                                     "entries by single commas")
                 try:
                     out.append(elem(part) if elem in (int, float) else part)
                 except ValueError:
@@ -140,6 +167,10 @@ def _languages(known):
         bad = [lang for lang in langs if lang not in known]
         if bad or not langs:
             raise argparse.ArgumentTypeError(f"--lang takes {', '.join(known)} (comma-separated), got {text!r}")
+        twice = sorted({lang for lang in langs if langs.count(lang) > 1})
+        if twice:
+            raise argparse.ArgumentTypeError(f"--lang names {', '.join(twice)} twice in {text!r}; name each "
+                                             "language once")
         return langs
     return convert
 

@@ -62,8 +62,7 @@ def _run_one(name: str, argv: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
-        print_labs()
-        return 0
+        return run_command("backproplab lab", print_labs)  # `backproplab lab | head` closes the pipe early
     name, rest = argv[0], argv[1:]
     if name in registry.GROUPS:
         from .suite import main as suite_main
