@@ -66,3 +66,26 @@ def test_help_and_unknown_calculator(capsys):
     assert "conv-out" in capsys.readouterr().out
     assert main(["nonsense"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["conv-out", "--input-size", "x", "--kernel-size", "3"], "argument --input-size: expected one integer or h,w"),
+    (["conv-out", "--input-size", "5"], "the following arguments are required: --kernel-size"),
+    (["conv-output"], "did you mean 'conv-out'?"),
+    (["macs", "cnv"], "did you mean 'conv'?"),
+    ([], "the following arguments are required: NAME"),
+])
+def test_parse_errors_are_one_line_without_the_usage_block(capsys, argv, message):
+    rc, out, err = run(capsys, *argv)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1 and "usage:" not in err
+
+
+def test_output_into_a_pipe_closed_early_is_no_error():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "backproplab", "calc", "conv-out", "--input-size", "32",
+                             "--kernel-size", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `| head` does, here before the working is printed: every write meets a broken pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err and "BrokenPipe" not in err

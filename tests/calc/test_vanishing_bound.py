@@ -52,3 +52,9 @@ def test_vanishing_bound_invalid():
         vanishing_bound(-0.1, 5, 1)
     with pytest.raises(ValueError, match="num_layers"):
         vanishing_bound(0.5, 0, 1)
+
+
+def test_a_bound_that_overflows_is_a_value_error_naming_sigma():
+    with pytest.raises(ValueError, match=r"sigma\^\(L-i\) = 1e\+308\^299 overflows"):
+        vanishing_bound(1e308, 300, 1)
+    assert vanishing_bound(1e3, 100, 1)["factor"] == pytest.approx(1e297, rel=1e-12)  # large, still a float

@@ -13,6 +13,8 @@ import sys
 
 from . import (bottleneck_macs, conv_macs, conv_out, conv_params, densenet_channels, fc_vs_conv, inception_macs, init_stats,
                mlp_params, receptive_field_calc, vanishing_bound)
+from ..errors import UsageError, run_command
+from ..labs.cli import Parser
 from .cli_course import add_course_calculators
 from .init import ALIASES, INIT_FORMULAS
 
@@ -39,8 +41,9 @@ def _size(text: str):
 def _build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print the result as JSON instead of the working")
-    p = argparse.ArgumentParser(prog="backproplab calc", description="course calculators that print their working")
-    sub = p.add_subparsers(dest="calc", required=True, metavar="NAME")
+    # Parser: an error is one line (no usage block), with "did you mean" for a misspelled name
+    p = Parser(prog="backproplab calc", description="course calculators that print their working")
+    sub = p.add_subparsers(dest="calc", required=True, metavar="NAME", parser_class=Parser)
 
     q = sub.add_parser("conv-out", parents=[common], help="output size of a convolution (per axis)")
     q.add_argument("--input-size", type=_size, required=True, help="H or H,W")
@@ -150,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse already printed usage/help
         return int(e.code or 0)
-    try:
-        result = args.fn(args)
-    except ValueError as e:
-        print(f"backproplab calc {args.calc}: error: {e}", file=sys.stderr)
-        return 2
-    print(result.to_json() if args.json else result.text())
-    return 0
+
+    def go() -> int:
+        try:
+            result = args.fn(args)
+        except ValueError as e:  # a calculator's check of its inputs: the command line must change
+            raise UsageError(str(e)) from None
+        print(result.to_json() if args.json else result.text())
+        return 0
+
+    return run_command(f"backproplab calc {args.calc}", go)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,11 @@ def vanishing_bound(sigma, num_layers, layer, delta_norm=1.0, index_base=1, widt
         raise ValueError(f"layer must be between {base} and num_layers={n}, got {i}{hint}")
     d = check_float("delta_norm", delta_norm, minimum=0.0)
     e = n - i
-    factor = s ** e
+    try:
+        factor = s ** e  # the largest power taken below (σ >= 1) or at most 1 (σ < 1)
+    except OverflowError:
+        raise ValueError(f"sigma^(L-i) = {s:g}^{e} overflows a float (largest about 1.8e308); use a smaller sigma "
+                         "or fewer layers") from None
     bound = d * factor
     steps = [
         f"layers numbered {base}..L; δ_i = δ_L·Π_(k=i+1..L) W_k·diag f'(z_(k-1))",
