@@ -60,7 +60,10 @@ def test_points_weight_the_tasks(tmp_path, capsys):
     ([GOOD, "--task", "nosuch"], "unknown task 'nosuch'"),
     ([GOOD, "--points", "mse=x"], "weight of mse must be a number"),
     ([GOOD, "--points", "nosuch=1"], "unknown task 'nosuch'"),
-    ([GOOD, "--timeout", "0"], "need timeout > 0 s"),
+    ([GOOD, "--timeout", "0"], "--timeout must be a finite number of seconds > 0, got 0.0"),
+    ([GOOD, "--timeout", "inf", "--task", "dense"], "--timeout must be a finite number of seconds > 0, got inf"),
+    ([GOOD, "--timeout", "nan"], "--timeout must be a finite number"),
+    ([GOOD, "--memory-mb", "0"], "--memory-mb must be >= 64 (MiB), got 0"),
     ([GOOD, "--frobnicate"], "unrecognized arguments: --frobnicate"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, words):
@@ -74,3 +77,10 @@ def test_top_level_command_dispatches(capsys):
 
     assert top(["check", "nosuch.py"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_junit_under_a_file_is_one_line_naming_the_option(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert main([GOOD, "--task", "dense", "--junit", str(tmp_path / "afile" / "out.xml")]) == 1
+    err = capsys.readouterr().err
+    assert "is a file where a folder is needed; pass another --junit" in err and "Traceback" not in err

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
+from ..errors import run_command
 from ..utils.io import atomic_write_text
 from .report import format_table, parse_points, to_json, to_junit
 from .runner import check_files
@@ -76,20 +78,28 @@ def main(argv: list[str] | None = None) -> int:
         points = parse_points(args.points) if args.points else None
         if args.jobs < 1:
             raise _UsageError(f"--jobs must be >= 1, got {args.jobs}")
+        if not (math.isfinite(args.timeout) and args.timeout > 0):
+            raise _UsageError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
+        if args.memory_mb < 64:
+            raise _UsageError(f"--memory-mb must be >= 64 (MiB), got {args.memory_mb}")
         limits = Limits(timeout_s=args.timeout, memory_bytes=args.memory_mb << 20)
     except (_UsageError, ValueError) as e:
         print(f"backproplab check: error: {e}", file=sys.stderr)
         return 2
-    # a weighted task is graded even in a file that lacks its entry points (it then earns 0)
-    reports = check_files(files, tasks or None, limits, parallel=args.jobs, seed=args.seed,
-                          extra_tasks=list(points) if points else ())
-    if args.json:
-        print(json.dumps(to_json(reports, points), indent=1))
-    else:
-        print(format_table(reports, points))
-    if args.junit:
-        atomic_write_text(args.junit, to_junit(reports))
-    return 0 if all(r.passed for r in reports) else 1
+
+    def go() -> int:
+        # a weighted task is graded even in a file that lacks its entry points (it then earns 0)
+        reports = check_files(files, tasks or None, limits, parallel=args.jobs, seed=args.seed,
+                              extra_tasks=list(points) if points else ())
+        if args.json:
+            print(json.dumps(to_json(reports, points), indent=1))
+        else:
+            print(format_table(reports, points))
+        if args.junit:
+            atomic_write_text(args.junit, to_junit(reports))
+        return 0 if all(r.passed for r in reports) else 1
+
+    return run_command("backproplab check", go, out="--junit")
 
 
 if __name__ == "__main__":

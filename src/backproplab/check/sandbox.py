@@ -36,8 +36,8 @@ class Limits:
     file_bytes: int = 16 << 20
 
     def __post_init__(self):
-        if not self.timeout_s > 0 or self.memory_bytes < (64 << 20):
-            raise ValueError(f"need timeout > 0 s and memory >= 64 MiB, got {self.timeout_s} s and "
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0) or self.memory_bytes < (64 << 20):
+            raise ValueError(f"need a finite timeout > 0 s and memory >= 64 MiB, got {self.timeout_s} s and "
                              f"{format_bytes(self.memory_bytes)}")
 
 
