@@ -190,6 +190,8 @@ def test_malicious_pickle_is_refused_and_runs_nothing(tmp_path, protocol):
 def test_unpickler_allows_exactly_the_array_globals():
     assert RestrictedUnpickler.ALLOWED == {("numpy.core.multiarray", "_reconstruct"),
                                            ("numpy._core.multiarray", "_reconstruct"),
+                                           ("numpy.core.numeric", "_frombuffer"),
+                                           ("numpy._core.numeric", "_frombuffer"),
                                            ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
     for module, name in [("builtins", "eval"), ("codecs", "encode"), ("numpy", "load"),
                          ("numpy.core.multiarray", "scalar"), ("subprocess", "Popen")]:
@@ -241,3 +243,23 @@ def test_codecs_encode_only_turns_latin1_text_into_bytes(args):
     assert _latin1_encode("é\x00ÿ", "latin1") == b"\xe9\x00\xff"
     with pytest.raises(pickle.UnpicklingError, match="refusing _codecs.encode"):
         _latin1_encode(*args)
+
+
+def test_batch_pickled_with_protocol_5_loads(tmp_path):
+    # protocol 5 pickles an array as numpy._core.numeric._frombuffer(its bytes, dtype, shape, order)
+    data = np.random.default_rng(5).integers(0, 256, (3, 3072), dtype=np.uint8)
+    raw = pickle.dumps({"data": data, "labels": [0, 9, 2]}, protocol=5)
+    assert b"_frombuffer" in raw
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(raw)
+    x, y = read_python_batch(path)
+    assert np.array_equal(x.reshape(3, -1), data) and y.tolist() == [0, 9, 2]
+
+
+def test_frombuffer_builds_plain_arrays_only():
+    from backproplab.data.cifar10 import _array_from_buffer
+
+    assert _array_from_buffer(bytearray(6), np.dtype(np.uint8), (2, 3), "C").shape == (2, 3)
+    for dtype, order in [(np.dtype(object), "C"), ("u1", "C"), (np.dtype(np.uint8), "K")]:
+        with pytest.raises(pickle.UnpicklingError, match="refusing _frombuffer"):
+            _array_from_buffer(bytearray(6), dtype, (6,), order)

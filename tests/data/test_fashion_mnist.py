@@ -1,6 +1,7 @@
 """load_fashion_mnist on the real files (shapes, counts, known values) and on tiny synthetic folders
 (class remapping, folder resolution, and every broken-file error naming the file and the fix)."""
 import gzip
+import re
 import shutil
 
 import numpy as np
@@ -166,6 +167,7 @@ def _expect_format_error(folder, *names):
     for name in names:
         assert str(folder / name) in msg, msg
     assert "backproplab data download" in msg, msg
+    assert "\n" not in msg, msg  # the command line prints it as one line
     return msg
 
 
@@ -230,3 +232,17 @@ def test_idx_label_file_with_zero_dimensions(tmp_path):
     with pytest.raises(DataFormatError,
                        match=r"train-labels-idx1-ubyte: holds uint8 of shape \(\), expected uint8 \(N,\)"):
         load_fashion_mnist(data_dir=folder)
+
+
+@pytest.mark.parametrize("train_size, test_size, words", [
+    (10 ** 6, None, "--train-size (here 1000000) must be between 1 and the"),
+    (None, 0, "--test-size (here 0) must be between 1 and the"),
+])
+def test_a_subset_larger_than_the_data_is_a_usage_error_naming_the_option(fake, train_size, test_size, words):
+    from backproplab.errors import UsageError
+
+    folder, _ = fake
+    ds = load_fashion_mnist(data_dir=folder)
+    with pytest.raises(UsageError, match=re.escape(words)) as info:
+        ds.subset(train_size, np.random.default_rng(0), test_size)
+    assert "or less" in str(info.value) and str(folder) in str(info.value)

@@ -55,7 +55,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     The official batches contain dicts, lists, ints, (byte) strings and one uint8
     array; the array is the only object that needs a global to rebuild
     (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``;
-    NumPy 2 writes ``numpy._core.multiarray._reconstruct``). A batch re-pickled by Python 3 with
+    NumPy 2 writes ``numpy._core.multiarray._reconstruct``; with pickle protocol 5 an array is
+    ``numpy._core.numeric._frombuffer`` of its bytes instead). A batch re-pickled by Python 3 with
     protocol 2 writes its byte strings as ``_codecs.encode(text, "latin1")``: that global resolves
     to :func:`_latin1_encode`, which does exactly that conversion and refuses any other argument.
     Any other global -- ``os.system``, ``builtins.eval`` -- raises ``UnpicklingError``.
@@ -67,11 +68,15 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("numpy", "ndarray"),
         ("numpy", "dtype"),
         ("_codecs", "encode"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
     }
 
     def find_class(self, module: str, name: str):
         if (module, name) == ("_codecs", "encode"):
             return _latin1_encode
+        if name == "_frombuffer" and (module, name) in self.ALLOWED:
+            return _array_from_buffer
         if (module, name) not in self.ALLOWED:
             raise pickle.UnpicklingError(
                 f"refusing to load global '{module}.{name}': a CIFAR-10 batch holds only dicts, lists, "
@@ -84,6 +89,13 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError("refusing persistent ids: not part of a CIFAR-10 batch")
+
+
+def _array_from_buffer(buffer, dtype, shape, order) -> np.ndarray:
+    """What NumPy's ``_frombuffer`` does for an array pickled with protocol 5: its bytes as a plain array."""
+    if not isinstance(dtype, np.dtype) or dtype.hasobject or order not in ("C", "F"):
+        raise pickle.UnpicklingError(f"refusing _frombuffer of dtype {dtype!r}: only plain arrays are accepted")
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape, order=order)
 
 
 def _latin1_encode(text, encoding="latin1", errors="strict") -> bytes:

@@ -15,19 +15,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import ChecksumError, DownloadError
-from .fashion_mnist import (BASE_URLS, CLASS_NAMES, ENV_VAR, DatasetNotFoundError, load_fashion_mnist,
-                            download_fashion_mnist, locate_fashion_mnist, verify_fashion_mnist)
-from .idx import DataFormatError
+from ..errors import run_command
+from ..labs.cli import Parser
+from .fashion_mnist import (BASE_URLS, CLASS_NAMES, ENV_VAR, class_ids, download_fashion_mnist, load_fashion_mnist,
+                            locate_fashion_mnist, verify_fashion_mnist)
 from .npz_format import read_npz_split, write_assignment_npz
 
 
 def _parse_classes(text: str):
-    """"0,1" -> (0, 1); "all" -> None; names work too ("Trouser,Bag")."""
+    """"0,1" -> (0, 1); "all" -> None; names work too ("Trouser,Bag"). At least two distinct classes."""
     if text.strip().lower() == "all":
         return None
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    return tuple(int(p) if p.lstrip("-").isdigit() else p for p in parts)
+    classes = tuple(int(p) if p.lstrip("-").isdigit() else p for p in parts)
+    try:
+        ids = class_ids(classes)
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if len(ids) < 2:
+        raise argparse.ArgumentTypeError(f"a classifier needs at least two classes (ids or names), got {text!r}")
+    return classes
 
 
 def _label_counts(y: np.ndarray) -> str:
@@ -55,7 +62,7 @@ def _locate(args) -> int:
 
 
 def _to_npz(args) -> int:
-    classes = _parse_classes(args.classes)
+    classes = args.classes
     ds = load_fashion_mnist(classes=classes, data_dir=args.data_dir, flatten=args.images == "flat",
                             normalize=args.float32, dtype=np.float32 if args.float32 else np.uint8)
     paths = write_assignment_npz(args.out_dir, ds.x_train, ds.y_train, ds.x_test, ds.y_test, classes=ds.classes)
@@ -86,8 +93,9 @@ def _download(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="backproplab data", description="Fashion-MNIST dataset tools.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Parser: an error is one line (no usage block), with "did you mean" for a misspelled name
+    parser = Parser(prog="backproplab data", description="Fashion-MNIST dataset tools.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     data_dir_help = f"folder with the files (default: ${ENV_VAR}, else /usr/share/datasets/fashion-mnist)"
 
     p = sub.add_parser("locate", help="show where the dataset is found and in which format")
@@ -98,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("to-npz", help="write the assignment's x_train.npz, y_train.npz, x_test.npz, y_test.npz")
     p.add_argument("out_dir", type=Path, help="folder to write the four files into")
     p.add_argument("--data-dir", type=Path, default=None, help=data_dir_help)
-    p.add_argument("--classes", default="0,1", help='comma-separated ids or names, or "all" (default: 0,1 = '
+    p.add_argument("--classes", default=(0, 1), type=_parse_classes, help='comma-separated ids or names, or "all" (default: 0,1 = '
                                                     'T-shirt/top vs Trouser); labels become 0..k-1 in this order')
     p.add_argument("--float32", action="store_true", help="store images as float32 in [0, 1] (default: uint8 0..255)")
     p.add_argument("--images", choices=("flat", "square"), default="flat",
@@ -116,8 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        return args.func(args)
-    except (DatasetNotFoundError, DataFormatError, ChecksumError, DownloadError, ValueError, TypeError) as e:
-        print(f"backproplab data {args.command}: error: {e}", file=sys.stderr)
-        return 1
+    # a missing or damaged data file (DataFormatError, ChecksumError: ValueErrors; DatasetNotFoundError,
+    # DownloadError: OSErrors) and a folder that cannot be written are one line and exit status 1
+    out = {"to-npz": "OUT_DIR", "download": "DIR"}.get(args.command, "--data-dir")
+    return run_command(f"backproplab data {args.command}", lambda: args.func(args), out=out)

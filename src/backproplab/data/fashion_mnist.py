@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ..errors import UsageError
 from .download import ChecksumError, Progress, download_file, md5_file
 from .idx import DataFormatError, parse_idx, read_idx_bytes
 from .npz_format import NPZ_FILES, read_npz_split
@@ -101,7 +102,10 @@ class Dataset:
             if size is None:
                 return x, y
             if not isinstance(size, (int, np.integer)) or not 1 <= size <= len(x):
-                raise ValueError(f"{split}_size must be between 1 and the {len(x)} {split} samples, got {size!r}")
+                # UsageError (a ValueError): the labs' option is --{split}-size, so the command line must change
+                raise UsageError(f"--{split}-size (here {size!r}) must be between 1 and the {len(x)} {split} images "
+                                 f"of classes {', '.join(self.class_names)} ({self.source}); pass --{split}-size "
+                                 f"{len(x)} or less")
             keep = rng.permutation(len(x))[:size]
             return x[keep], y[keep]
 
@@ -155,7 +159,7 @@ def locate_fashion_mnist(data_dir=None) -> Location:
     )
 
 
-def _class_ids(classes) -> tuple[int, ...]:
+def class_ids(classes) -> tuple[int, ...]:
     """Validate ``classes`` (ids 0..9 or official names) into a tuple of distinct ids."""
     if classes is None:
         return tuple(range(len(CLASS_NAMES)))
@@ -186,7 +190,7 @@ def _read_idx_split(location: Location, split: str) -> tuple[np.ndarray, np.ndar
         try:
             arr = parse_idx(read_idx_bytes(path), str(path))
         except DataFormatError as e:
-            raise DataFormatError(f"{e}\n  Fashion-MNIST: {fix}") from e
+            raise DataFormatError(f"{e}; for Fashion-MNIST: {fix}") from e
         if arr.dtype != np.uint8 or arr.ndim != len(shape) + 1 or arr.shape[1:] != shape:
             expected = "(N, 28, 28)" if shape else "(N,)"
             raise DataFormatError(f"{path}: holds {arr.dtype} of shape {arr.shape}, expected uint8 {expected} "
@@ -263,7 +267,7 @@ def load_fashion_mnist(classes=(0, 1), data_dir=None, flatten=True, normalize=Tr
     Raises:
         DatasetNotFoundError, DataFormatError (both name the file and the fix), ValueError (unknown class).
     """
-    ids = _class_ids(classes)
+    ids = class_ids(classes)
     dtype = np.dtype(dtype)
     location = locate_fashion_mnist(data_dir)
     out = {}
