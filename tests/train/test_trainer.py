@@ -94,6 +94,20 @@ def test_diverging_run_stops_with_a_clear_message():
     assert model.needs_input_grad  # restored even though fit raised
 
 
+@pytest.mark.parametrize("eval_train", [True, False])
+def test_a_last_step_that_leaves_inf_weights_is_divergence(eval_train):
+    """One full-batch step per epoch: its loss is finite, the step overflows the weights to inf, and the
+    end-of-epoch evaluation meets inf logits: TrainingDiverged at that step, nothing recorded for the epoch."""
+    x, y = small_problem()
+    model = nn.Sequential(nn.Linear(4, 2, rng=np.random.default_rng(0)))
+    trainer = Trainer(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=1e308), num_epochs=3,
+                      rng=np.random.default_rng(0), eval_train=eval_train)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match=r"epoch 1, step 1 \(lr=1e\+308\)"):
+        trainer.fit(x, y, x, y)
+    assert trainer.history.diverged_at["epoch"] == 1
+    assert trainer.history.train_loss == [] and trainer.history.test_loss == []
+
+
 @pytest.mark.parametrize("where", ["train", "test"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_nan_inputs_are_rejected(where, bad):

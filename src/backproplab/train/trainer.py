@@ -316,12 +316,14 @@ class Trainer:
     def _end_epoch(self, epoch, epochs, train, test, steps, running, t0, lr, norm_sums, weights) -> None:
         """Evaluate and record the epoch, step the scheduler, run the callbacks, write the checkpoint."""
         h = self.history
-        tl, ta = self._evaluate(train) if self.eval_train else running
+        # both evaluated before either is recorded: a diverged epoch leaves no half-recorded row
+        tl, ta = self._evaluate_after_steps(train, epoch, steps) if self.eval_train else running
+        if test is not None:
+            vl, va = self._evaluate_after_steps(test, epoch, steps)
         h.train_loss.append(tl)
         h.train_acc.append(ta)
         logs = {"train_loss": tl, "train_acc": ta}
         if test is not None:
-            vl, va = self._evaluate(test)
             h.test_loss.append(vl)
             h.test_acc.append(va)
             logs.update(test_loss=vl, test_acc=va)
@@ -345,6 +347,17 @@ class Trainer:
             f(self, epoch, h)
         if self.stop_training and not stopped and self.checkpoint_path:
             self._save(epoch + 1, train, test)  # a plain function stopped the run: record that too
+
+    def _evaluate_after_steps(self, data, epoch: int, steps: int) -> tuple[float, float | None]:
+        """The end-of-epoch evaluation. The epoch's last step can leave NaN or inf weights while every
+        step's loss was finite: the run diverged at that step."""
+        try:
+            loss, metric = self._evaluate(data)
+        except FloatingPointError as e:
+            raise self._diverged(epoch, steps - 1, float("nan")) from e
+        if not np.isfinite(loss):
+            raise self._diverged(epoch, steps - 1, loss)
+        return loss, metric
 
     def _diverged(self, epoch: int, step: int, loss: float) -> TrainingDiverged:
         self.history.diverged_at = {"epoch": epoch + 1, "step": step + 1, "loss": to_jsonable(float(loss))}
