@@ -65,3 +65,16 @@ def test_kurtosis_and_gaussian_sentences_both_ways():
         assert "NOT heavier" in str(lab.kurtosis_sentence(4.4, 2.8))
         assert "lacking the factor" in str(lab.gaussian_sentence(row))
         assert "is NOT closer" in str(lab.gaussian_sentence({**row, "var_sigma": 0.002}))
+
+
+def test_a_population_without_spread_is_a_usage_error_not_a_crash():
+    from backproplab.errors import UsageError
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(UsageError, match="no unit of the hidden layer varies"):
+        lab.compare(np.zeros((5, 3)), (2,), 10, rng, unit=0)
+    two_images = np.array([[0.0, 1.0], [2.0, 5.0]])  # (N=2, units=2): every unit has kurtosis 1
+    with pytest.raises(UsageError, match="kurtosis 1"):
+        lab.compare(two_images, (2,), 10, rng, unit=0)
+    with pytest.raises(UsageError, match="--train-size must be >= 3"):
+        lab.Config(train_size=2)

@@ -142,3 +142,9 @@ def test_quick_run(tmp_path, lab_run, have_fashion_mnist):
     assert sum(w["weight"] for w in deform["tap_example"]["weights"]) == pytest.approx(1.0, abs=1e-9)
     for f in ("sampling.npz", "accuracy.csv", "sweep.csv", "offsets.csv", "sampling_points.png", "scale_sweep.png"):
         assert (out / f).exists(), f
+
+
+def test_one_test_image_is_refused_since_the_gain_needs_a_standard_error():
+    with pytest.raises(ConfigError, match="--test-size must be >= 2"):
+        lab.Config(test_size=1)
+    assert lab.Config(test_size=2).test_size == 2

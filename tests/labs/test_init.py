@@ -84,3 +84,11 @@ def test_config_ranges():
         init_lab.Config(lr=0)
     assert [m[0] for m in init_lab.models_of(init_lab.Config(symmetry_activation=None))] == \
         ["zeros", "small", "large", "xavier", "he"]
+
+
+def test_a_large_scale_that_overflows_float32_weights_is_refused():
+    from backproplab.labs.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--large-scale must be \(0, 1000\]"):
+        init_lab.Config(large_scale=1e300)
+    assert init_lab.Config(large_scale=1000.0).large_scale == 1000.0

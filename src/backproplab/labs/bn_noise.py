@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UsageError
 from ..report.i18n import N_, _, _n, join
 from .bn_noise_plots import plot_noise
 from .config import option, quick
@@ -59,8 +60,9 @@ GAUSS_SIGMA = 2.0
 @dataclass(frozen=True)
 class Config(TrainingConfig):
     classes: str = option("all", "Fashion-MNIST class ids (comma list) or 'all'")
+    # 2 images give every unit kurtosis 1, where the σ_B formula predicts no noise at all
     train_size: int | None = option(None, "training images whose activations form the population; None = all",
-                                    low=2)
+                                    low=3)
     test_size: int | None = option(None, "unused: the lab needs no test images", cli=False)
     width: int = option(64, "units of the hidden layer (the units studied)", low=1, high=100000)
     num_batches: int = option(2000, "batches drawn per batch size", low=10, high=10000000)
@@ -105,9 +107,17 @@ def compare(values: np.ndarray, batch_sizes, num_batches: int, rng: np.random.Ge
     """Empirical vs formula variances of μ_B and σ_B, per batch size (median ratio over live units + one unit)."""
     var = values.var(axis=0)  # population σ² per unit
     live = var > 1e-10 * max(var.max(), 1e-300)  # dead ReLU units have no spread
+    if not live.any():
+        raise UsageError(f"no unit of the hidden layer varies over the {len(values)} images of the population, so "
+                         "there is no variance to compare; use a larger --width or --train-size")
     centred = values[:, live] - values[:, live].mean(axis=0)
     kappa = np.full(values.shape[1], np.nan)
     kappa[live] = (centred ** 4).mean(axis=0) / var[live] ** 2
+    # κ = 1 (two values, equally often: always so for 2 images) predicts Var(σ_B) = 0: no ratio to take
+    spread = live & (kappa > 1.0 + 1e-9)
+    if not spread.any():
+        raise UsageError(f"every unit takes two values equally often over the {len(values)} images (kurtosis 1), "
+                         "where σ²(κ-1)/(4M) is 0; use a larger --train-size")
     rows = []
     for m in batch_sizes:
         mu_b, sigma_b = batch_stats(values, m, num_batches, rng)
@@ -117,7 +127,7 @@ def compare(values: np.ndarray, batch_sizes, num_batches: int, rng: np.random.Ge
         rows.append({
             "M": m,
             "median_ratio_mu": float(np.median(v_mu[live] / th_mu[live])),
-            "median_ratio_sigma": float(np.median(v_sigma[live] / th_sigma[live])),
+            "median_ratio_sigma": float(np.median(v_sigma[spread] / th_sigma[spread])),
             "unit_var_mu": float(v_mu[unit]), "unit_theory_mu": float(th_mu[unit]),
             "unit_var_sigma": float(v_sigma[unit]), "unit_theory_sigma": float(th_sigma[unit]),
             "unit_rel_noise_sigma": float(np.sqrt(v_sigma[unit]) / np.sqrt(var[unit])),

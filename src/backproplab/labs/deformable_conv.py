@@ -47,7 +47,8 @@ QUESTIONS = ("001/Q4.c.1", "001/Q4.c.2")
 class Config(TrainingConfig):
     classes: str = option("all", "Fashion-MNIST class ids (comma list) or 'all'")
     train_size: int | None = option(16000, "random training images to use; None = all", low=1)
-    test_size: int | None = option(2000, "random test images to use; None = all", low=1)
+    # two at least: the accuracy gain's paired standard error needs two images
+    test_size: int | None = option(2000, "random test images to use; None = all", low=2)
     num_epochs: int = option(2, "passes over the training set (both networks)", low=1, high=1000)
     batch_size: int = option(32, "mini-batch size (both networks)", low=1, high=4096)
     lr: float = option(2e-3, "Adam learning rate (both networks)", low=0, low_open=True, high=1)

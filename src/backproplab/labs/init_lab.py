@@ -60,7 +60,9 @@ class Config(MLPConfig):
                                      min_len=1, each_low=1, each_high=100000)
     lr: float = option(0.05, "plain SGD learning rate, the same for every init", low=0, low_open=True)
     batch_size: int = option(128, "mini-batch size", low=1)
-    large_scale: float = option(1.0, "std of the 'large' scheme, N(0, large_scale²)", low=0, low_open=True)
+    # float32 weights: a std near 3e38 overflows to inf before any training (1000 already saturates every unit)
+    large_scale: float = option(1.0, "std of the 'large' scheme, N(0, large_scale²)", low=0, low_open=True,
+                                high=1000)
 
     def quick(self) -> "Config":
         return quick(self, num_epochs=3, train_size=QUICK_TRAIN, test_size=QUICK_TEST)
