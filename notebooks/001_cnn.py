@@ -16,7 +16,11 @@
 # %% [markdown]
 # # 001: convolutional networks (homework 4, theory with worked solutions)
 #
-# <div dir="rtl" lang="fa">تمرین ۴ شبکه‌های پیچشی: لایه‌ی تمام‌متصل و پیچشی، نرمال‌سازی دسته‌ای، U-Net، گرادیان کانولوشن، DenseNet، Inception، کانولوشن Deformable، گسترش‌یافته و ماسک‌شده، و محوشدن گرادیان. هر پاسخ با کتابخانه‌ی backproplab محاسبه و خطاهای حل سند در همان سؤال نشان داده می‌شود.</div>
+# <div dir="rtl" lang="fa">
+# تمرین ۴ شبکه‌های پیچشی: لایه‌ی تمام‌متصل و پیچشی، نرمال‌سازی دسته‌ای، U-Net، گرادیان کانولوشن،
+# DenseNet، Inception، کانولوشن Deformable، گسترش‌یافته و ماسک‌شده، و محوشدن گرادیان. هر پاسخ با
+# کتابخانه‌ی backproplab محاسبه و خطاهای حل سند در همان سؤال نشان داده می‌شود.
+# </div>
 #
 # Source: `001_e12ca10f5d65d730.txt`. This notebook follows its questions in order. Each question is
 # shown as the course map restates it, in English and Persian, with the errata of the document's worked
@@ -337,7 +341,8 @@ result, folder = run_quick_lab("deformable-conv", seed=SEED)
 print(result["summary"])
 branch = result["start"]["offset_branch"]
 print(f"offset branch: a {branch['kernel_size'][0]}x{branch['kernel_size'][1]} conv from {branch['in_channels']} "
-      f"to {branch['out_channels']} channels (2 per tap of the 3x3 kernel), weights at start {branch['weight_abs_max']}")
+      f"to {branch['out_channels']} channels (2 per tap of the 3x3 kernel), largest weight at the start "
+      f"{branch['weight_abs_max']}")
 show_figures(folder, "sampling_points.png")
 
 # %%
@@ -444,7 +449,8 @@ r = calc.init_stats("he_normal", 3, 8, kernel_size=8)
 print(r.text())
 expect(q, r.to_dict())
 weights = nn.Conv2d(3, 8, 8, rng=np.random.default_rng(SEED), init="he_normal").weight.data
-print(f"a library Conv2d(3, 8, 8) drawn with he_normal: sample variance {weights.var():.4f} over {weights.size} weights")
+print(f"a library Conv2d(3, 8, 8) drawn with he_normal: sample variance {weights.var():.4f} "
+      f"over {weights.size} weights")
 
 # %%
 q = show_question("001/Q6.c")

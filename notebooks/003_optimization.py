@@ -16,7 +16,9 @@
 # %% [markdown]
 # # 003: optimization and regularization (deep learning homework 2, theory with solutions)
 #
-# <div dir="rtl" lang="fa">تمرین ۲ یادگیری عمیق: بهینه‌سازی و منظم‌سازی. هر سؤال با کتابخانه‌ی backproplab پاسخ داده می‌شود.</div>
+# <div dir="rtl" lang="fa">
+# تمرین ۲ یادگیری عمیق: بهینه‌سازی و منظم‌سازی. هر سؤال با کتابخانه‌ی backproplab پاسخ داده می‌شود.
+# </div>
 #
 # Source: `003_b420073cf502c22d.txt`. This notebook follows its questions in order. Each question
 # is shown as the course map restates it (`backproplab.course`), in English and Persian, with the
@@ -337,7 +339,8 @@ q = show_question("003/Q5.4")
 
 # %%
 newton = result["newton"]
-print(f"one Newton step from w0 = {w0}: w1 = {newton['w1']}, distance to the minimum {newton['distance_to_origin']:.1e}")
+print(f"one Newton step from w0 = {w0}: w1 = {newton['w1']}, "
+      f"distance to the minimum {newton['distance_to_origin']:.1e}")
 w1 = w0 - np.linalg.solve(2 * h, 2 * h @ w0)  # Hessian 2H (erratum 003-E10), gradient 2Hw
 assert np.linalg.norm(w1) < 1e-12 and newton["distance_to_origin"] < 1e-12
 

@@ -16,7 +16,11 @@
 # %% [markdown]
 # # 004: the NumPy MLP assignment on two-class Fashion-MNIST
 #
-# <div dir="rtl" lang="fa">تمرین ۲ شبکه‌های عصبی: MLP با NumPy روی Fashion-MNIST دوکلاسه؛ توابع فعالیت، مقداردهی اولیه، گرادیان کاهشی، بهینه‌سازها و L2. کد نمونه‌ی دانشجو با <code>backproplab check</code> سنجیده می‌شود.</div>
+# <div dir="rtl" lang="fa">
+# تمرین ۲ شبکه‌های عصبی: MLP با NumPy روی Fashion-MNIST دوکلاسه؛ توابع فعالیت، مقداردهی اولیه،
+# گرادیان کاهشی، بهینه‌سازها و L2. کد نمونه‌ی دانشجو با <code>backproplab check</code> سنجیده
+# می‌شود.
+# </div>
 #
 # Source: `004_60d4665303d33516.txt`. The assignment asks for code (activations, initializations,
 # gradient-descent variants, optimizers, L2) and then for experiments. This notebook follows it
@@ -71,8 +75,7 @@ assert x_train.shape == (12000, 784) and set(np.unique(y_train)) == {0, 1}
 # A student's code for the whole assignment, in the style the assignment suggests (weights of shape
 # (inputs, outputs), batch-first arrays, one optimizer object per parameter). Its initializers draw
 # from one seeded generator. The second file is the same code with five planted bugs, each a
-# mistake students make (two of them are slips of the assignment's own text, errata 004-E3 and
-# 004-E4 below).
+# mistake students make; one repeats a slip of the assignment's own text (erratum 004-E3 below).
 
 # %%
 STUDENT = textwrap.dedent('''\
@@ -241,7 +244,8 @@ done = subprocess.run(cmd, capture_output=True, text=True)
 assert done.returncode in (0, 1), done.stderr
 report = json.loads(done.stdout)
 good, bad = report["files"]
-print(f"{good_file.name}: {'PASS' if good['passed'] else 'FAIL'}; {bug_file.name}: {'PASS' if bad['passed'] else 'FAIL'}")
+for path, verdict in ((good_file, good), (bug_file, bad)):
+    print(f"{path.name}: {'PASS' if verdict['passed'] else 'FAIL'}")
 failed = sorted(t for t, v in bad["tasks"].items() if not v["passed"])
 print("tasks failed by the planted bugs:", failed)
 assert good["passed"] and failed == sorted(PLANTED)
@@ -277,7 +281,7 @@ sig(z)
 d_sigmoid = sig.backward(np.ones_like(z))  # element-wise, so dy = 1 gives f'(z)
 for zi, di in zip(z, d_sigmoid):
     print(f"sigma'({zi:+.0f}) = {di:.5f}")
-assert d_sigmoid.max() == 0.25 and np.all(d_sigmoid[np.abs(z) >= 5] < 0.0067)
+assert np.isclose(d_sigmoid.max(), 0.25) and np.all(d_sigmoid[np.abs(z) >= 5] < 0.0067)
 
 # %%
 q = show_question("004/Q1.3")
@@ -496,7 +500,8 @@ q = show_question("004/Q4.3")
 # %%
 g, beta1, beta2 = -0.5, 0.9, 0.999
 v1 = (1 - beta1) * g
-print("S from S (correct):", beta2 * 0.0 + (1 - beta2) * g**2, "  S from V (the typo):", beta2 * v1 + (1 - beta2) * g**2)
+print("S from S (correct):", beta2 * 0.0 + (1 - beta2) * g**2)
+print("S from V (the typo):", beta2 * v1 + (1 - beta2) * g**2)
 
 # %% [markdown]
 # Erratum 004-E7: the assignment puts ε under the square root. The library (as the paper and
@@ -577,7 +582,8 @@ q = show_question("004/Q6.2")
 result, folder = run_quick_lab("init", seed=SEED)
 print(result["summary"])
 for row in result["rows"]:
-    print(f"{row['model']:<14} final train loss {row['final_train_loss']:.4f}, test accuracy {row['final_test_acc']:.3f}")
+    print(f"{row['model']:<14} final train loss {row['final_train_loss']:.4f}, "
+          f"test accuracy {row['final_test_acc']:.3f}")
 show_figures(folder, "curves.png", "init_activation_stats.png", "symmetry.png")
 
 # %%
@@ -587,7 +593,8 @@ q = show_question("004/Q6.3")
 result, folder = run_quick_lab("optimizers", seed=SEED)
 print(result["summary"])
 for row in result["rows"]:
-    print(f"{row['model']:<18} {row['steps_per_epoch']:>4} steps/epoch, final train loss {row['final_train_loss']:.4f}, "
+    print(f"{row['model']:<18} {row['steps_per_epoch']:>4} steps/epoch, "
+          f"final train loss {row['final_train_loss']:.4f}, "
           f"test accuracy {row['final_test_acc']:.3f}")
 show_figures(folder, "curves.png", "step_loss.png")
 

@@ -40,7 +40,8 @@ class QuestionCard:
         demo = f"<br>demonstrated by: <code>{_esc(e.command)}</code>" if e.command else ""
         return (f"<div style='margin-top:.4em'><b>Erratum {_esc(e.id)}</b> ({_esc(e.kind)})<br>"
                 f"the solution claims: {_esc(e.claim_en)}<br>correct: {_esc(e.correct_en)}{demo}"
-                f"<div dir='rtl' lang='fa'>ادعای حل: {_esc(e.claim_fa)}<br>درست: {_esc(e.correct_fa)}</div></div>")
+                f"<div dir='rtl' lang='fa'>ادعای حل: {_esc(e.claim_fa)}<br>"
+                f"درست: {_esc(e.correct_fa)}</div></div>")
 
     def _repr_html_(self) -> str:
         q = self.question
@@ -167,7 +168,8 @@ class Verdicts:
         lines = []
         for r in self.rows():
             result = "pass" if r["status"] == "pass" else r["status"].upper()
-            lines.append(f"{r['file']:<22} {r['task']:<15} {r['check'][:44]:<45} {result:<6} {self._err(r['error']):>8}")
+            lines.append(f"{r['file']:<22} {r['task']:<15} {r['check'][:44]:<45} {result:<6} "
+                         f"{self._err(r['error']):>8}")
             lines += [f"{'':<23}{advice}" for advice in self._advice(r)]
         return "\n".join(lines)
 
