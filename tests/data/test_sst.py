@@ -155,3 +155,15 @@ def test_download_sst_checks_sha256_and_extracts(tmp_path, monkeypatch):
         assert len(read_trees(out / "dev.txt")) == 1 and find_sst_dir(out) == out
     finally:
         server.shutdown()
+
+
+def test_sst_not_found_is_one_line_naming_the_places_and_the_fix(tmp_path, monkeypatch):
+    import backproplab.data.sst as sst_module
+
+    monkeypatch.setenv("BACKPROPLAB_SST", str(tmp_path / "none"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sst_module, "__file__", str(tmp_path / "a" / "b" / "c" / "sst.py"))  # no repo default
+    with pytest.raises(FileNotFoundError) as info:
+        find_sst_dir()
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "none") in message and "--data-dir FOLDER" in message

@@ -181,11 +181,12 @@ def find_sst_dir(data_dir=None) -> Path:
     for p in candidates:
         if ok(p):
             return p.resolve()
-    tried = "\n  ".join(str(p) for p in candidates)
+    tried = ", ".join(str(p) for p in candidates)
+    # one line: the command line prints it after "error:"
     raise FileNotFoundError(
-        "SST tree files not found. Tried:\n  " + tried + "\nGet them with "
+        f"SST tree files (train.txt, dev.txt, test.txt) not found in {tried}; get them with "
         "backproplab.data.sst.download_sst(FOLDER), or download trainDevTestTrees_PTB.zip from "
-        "https://nlp.stanford.edu/sentiment/ and unzip it; then pass --data-dir FOLDER (or set BACKPROPLAB_SST)."
+        "https://nlp.stanford.edu/sentiment/ and unzip it; then pass --data-dir FOLDER (or set BACKPROPLAB_SST)"
     )
 
 
