@@ -50,10 +50,13 @@ def test_kernel_runs_this_interpreter(tmp_path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom(path, tmp_path):
+def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     beside = sorted(p.name for p in NOTEBOOK_DIR.iterdir())
     nb = jupytext.read(path)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert not any(c.get("outputs") for c in nb.cells if c.cell_type == "code"), "sources carry no outputs"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # the kernel inherits it: the notebook's temporary folders go here
     execute(nb, tmp_path)
     assert sorted(p.name for p in NOTEBOOK_DIR.iterdir()) == beside, "a notebook wrote beside its source"
