@@ -21,7 +21,6 @@ NOT_SIZES = {"seed", "threads", "dilation", "kernel_size", "given_rows", "deform
 #: values can make a combination the lab refuses, which is right when the message names an option to change.
 LOW_END_EXPECT: dict[str, tuple[int, tuple]] = {
     "bn-noise": (2, ("--width or --train-size",)),          # width 1: the only ReLU unit is dead
-    "committee": (2, ("--train-size",)),                    # 4 training images are shown
     "dilated-conv": (2, ("--input-size",)),                 # a 1x1 input under a dilated 3x3 kernel
     "mobilenet": (2, ("--batch-size",)),                    # BatchNorm on one value per channel
     "residual-walkthrough": (2, ("--padding",)),            # the skip needs the conv to keep the size

@@ -35,10 +35,6 @@ def _run_one(name: str, argv: list[str]) -> int:
     from .runner import run_lab, report_files
 
     module = registry.load_lab(name)
-    if not hasattr(module, "report"):
-        from .legacy import main as legacy_main
-
-        return legacy_main(name, module, argv)
     parser, names = lab_parser(name, module)
     args = parser.parse_args(argv)
     prog = f"backproplab lab {name}"

@@ -46,8 +46,10 @@ WIDTHS = (10, 12, 14, 16, 18, 20)
 @dataclass(frozen=True)
 class Config(LabConfig):
     data_dir: str | None = option(None, "folder with the Fashion-MNIST files; None = the default")
-    train_size: int | None = option(30000, "random training images (all 10 classes); None = all 60000", low=1)
-    test_size: int | None = option(None, "random test images; None = all 10000", low=1)
+    train_size: int | None = option(30000, "random training images (all 10 classes; the report shows 4 of them); "
+                                           "None = all 60000", low=4)
+    test_size: int | None = option(None, "random test images (the error correlations need 2); None = all 10000",
+                                   low=2)
     arch: str = option("cnn", "members' architecture: models.cnn.make_cnn, or an MLP (faster)", choices=("cnn", "mlp"))
     channels: tuple[int, ...] = option((16, 32), "CNN: output channels of the 2 or 3 conv stages", min_len=2,
                                        each_low=1, each_high=4096)

@@ -14,6 +14,7 @@ Document Analysis", ICDAR 2003.
 from __future__ import annotations
 
 import functools
+import math
 import time
 
 import numpy as np
@@ -117,6 +118,15 @@ def train_member(config, variant: str, member_seed: int) -> dict:
         return _train_member(config, variant, member_seed)
 
 
+def cosine_factor(done: int, total: int) -> float:
+    """(1 + cos(π·done/total))/2: the cosine schedule's learning-rate factor after ``done`` of ``total`` epochs.
+
+    Given to LambdaLR, it sets each epoch's rate from the formula (CosineAnnealingLR's chained
+    update can differ in the last bit). Reference: Loshchilov & Hutter (2017), SGDR.
+    """
+    return 0.5 * (1.0 + math.cos(math.pi * done / total))
+
+
 def _train_member(config, variant: str, member_seed: int) -> dict:
     """Train one member on ``variant``-preprocessed images.
 
@@ -132,7 +142,6 @@ def _train_member(config, variant: str, member_seed: int) -> dict:
     from ..train import Trainer
     from . import progress
     from .cores import on_cores
-    from .mlp_common import cosine_factor
 
     data = data_of(config)
     rng = np.random.default_rng([config.seed, member_seed])  # weights and batch order

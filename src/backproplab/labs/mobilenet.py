@@ -61,7 +61,8 @@ class Config(LabConfig):
     resolution_models: tuple[str, ...] = option(("v1", "v2"), "families also trained at every side (base width)",
                                                 each_choices=FAMILIES)
     num_epochs: int = option(30, "epochs per model", low=1, high=1000)
-    batch_size: int = option(256, "images per step (whole batches: an epoch drops the last partial one)", low=1,
+    batch_size: int = option(256, "images per step (whole batches: an epoch drops the last partial one; BatchNorm "
+                                  "needs at least 2)", low=2,
                              high=65536)
     lr: float = option(0.2, "peak learning rate of SGD with Nesterov momentum 0.9 (0.1 per 128 images)", low=0,
                        low_open=True, high=10)
