@@ -107,7 +107,7 @@ def main(argv=None) -> dict:
     from backproplab.utils import retain_freed_memory
 
     torch.set_num_threads(args.threads)
-    retain_freed_memory()  # what Trainer.fit does; this loop is the Trainer's step without the Trainer
+    retain_freed_memory()  # as the lab command line does at start-up
     rng = np.random.default_rng(0)
     nbatch = 8  # a few distinct batches, cycled
     x = rng.standard_normal((nbatch, args.batch_size, 1, 28, 28)).astype(np.float32)

@@ -165,6 +165,9 @@ class TorchSide:
 
 
 def main() -> None:
+    from backproplab.utils import retain_freed_memory
+
+    retain_freed_memory()  # as the lab command line does at start-up: every step re-allocates the same arrays
     torch.set_num_threads(ARGS.threads)
     load0 = os.getloadavg()
     data = load_fashion_mnist(classes=None, data_dir=ARGS.data_dir)

@@ -3,6 +3,9 @@
     python scripts/measure_readme.py main-job     # fresh clone: install time, `lab all` time and numbers
     python scripts/measure_readme.py tests        # the suite: number of tests and wall time
     python scripts/measure_readme.py course       # `course run`: every lab at full settings, time per lab
+    python scripts/measure_readme.py bench        # benchmarks/: NumPy time / PyTorch time, side by side
+    python scripts/measure_readme.py screenshots  # the README's English and Persian report pictures (headless
+                                                  # Chromium) from runs/all/optimizers, run with --lang en,fa
     python scripts/measure_readme.py write        # put the figures of docs/measured.json into the README
 
 Each measurement goes into ``docs/measured.json`` with the date, the machine (CPU model, core
@@ -97,6 +100,50 @@ def course() -> None:
                                  for v in ("pass", "FAIL", "error", "not run", "not checkable")}})
 
 
+#: (benchmark command, what it measures): each prints lines "ratio ... : R"
+BENCHES = [
+    (["benchmarks/bench_mlp.py", "--batch-sizes", "128"], "MLP 784-256-128-10, Adam, batch 128, one epoch"),
+    (["benchmarks/bench_cnn.py"], "CNN conv-pool-conv-pool-FC, SGD, batch 64 (plain; DataParallel threads; processes)"),
+    (["benchmarks/bench_rnn.py", "--phrases"], "RNN on every SST training phrase, one epoch, 1 thread"),
+    (["benchmarks/bench_deform.py"], "DeformConv2d 32->32 channels, 14x14, batch 32, forward+backward"),
+]
+
+
+def bench() -> None:
+    info = machine()
+    rows = []
+    for args, what in BENCHES:
+        _, done = timed([str(ROOT / ".venv" / "bin" / "python"), *args], ROOT)
+        ratios = re.findall(r"ratio ([^:]*?):\s*([0-9.]+)", done.stdout)
+        table = re.findall(r"^\s*128\s+\d+\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)", done.stdout, re.M)  # bench_mlp's row
+        if table and not ratios:
+            ratios = [("numpy / pytorch", table[0])]
+        rows.append({"benchmark": " ".join(args), "what": what,
+                     "ratios": [{"label": " ".join(label.split()), "ratio": float(r)} for label, r in ratios]})
+    save("bench", {"machine": info, "rows": rows})
+
+
+def screenshots() -> None:
+    """docs/figures/report_en.png and report_fa.png: the top of the main job's optimizers report."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    run = ROOT / "runs" / "all" / "optimizers"
+    if not (run / "report.fa.html").exists():
+        sys.exit(f"{run}/report.fa.html is missing: run `bash scripts/run_labs.sh --lang en,fa` first")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        for lang, page_file in (("en", "report.html"), ("fa", "report.fa.html")):
+            page = browser.new_page(viewport={"width": 900, "height": 1100})
+            page.goto((run / page_file).as_uri(), wait_until="load")
+            page.screenshot(path=str(ROOT / "docs" / "figures" / f"report_{lang}.png"))
+            page.close()
+        browser.close()
+    print("wrote docs/figures/report_en.png and report_fa.png")
+
+
 def _fmt_s(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else f"{int(s // 60)} min {s % 60:.0f} s"
 
@@ -112,6 +159,12 @@ def render(name: str, data: dict) -> str:
     if name == "tests":
         return (f"`bash scripts/test.sh`: {data['tests']} tests ({data['skipped']} skipped, {data['failures']} "
                 f"failed) in {_fmt_s(data['wall_s'])} ({where}).")
+    if name == "bench":
+        lines = "\n".join(f"| `{r['benchmark']}` | {r['what']} | "
+                          + "; ".join(f"{x['label']}: **{x['ratio']:.2f}**" for x in r["ratios"]) + " |"
+                          for r in data["rows"])
+        return (f"NumPy time / PyTorch time, both measured in the same run ({where}):\n\n"
+                f"| script | what | ratio |\n|---|---|---|\n{lines}")
     if name == "course":
         rows = "\n".join(f"| `{t['command']}` | {t['seconds']:.0f} |" for t in data["timing"]
                          if " lab " in t["command"])
@@ -132,7 +185,8 @@ def write() -> None:
 
 
 if __name__ == "__main__":
-    commands = {"main-job": main_job, "tests": tests, "course": course, "write": write}
+    commands = {"main-job": main_job, "tests": tests, "course": course, "bench": bench,
+                "screenshots": screenshots, "write": write}
     if len(sys.argv) != 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]]()
