@@ -226,19 +226,6 @@ def test_bad_arguments_and_calls():
     assert list(nn.DataParallel(mlp()).state_dict())[0] == "module.0.weight"
 
 
-def test_labs_wrap_models_only_when_more_than_one_core_is_asked_for():
-    from backproplab.labs.common import on_cores
-
-    model = mlp()
-    assert on_cores(model, 1) == (model, 1)
-    wrapped, threads = on_cores(model, 3)
-    assert isinstance(wrapped, nn.DataParallel) and wrapped.module is model and threads == 3
-    assert wrapped.backend == ("process" if sys.platform.startswith("linux") else "thread")
-    assert on_cores(model, 0)[1] == nn.available_cores()
-    with pytest.raises(ValueError, match="--threads must be 0"):
-        on_cores(model, -2)
-
-
 def test_per_sample_arguments_are_split_with_the_batch():
     from backproplab.models.rnn_classifier import RNNClassifier
 
