@@ -1,7 +1,5 @@
 """nn.DataParallel: sharded forward/backward equals the plain module (outputs, dx, every
 gradient), gradcheck, Trainer runs, mode and parameter sync, BLAS limits restored, errors."""
-import sys
-
 import numpy as np
 import pytest
 

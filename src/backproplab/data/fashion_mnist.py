@@ -137,6 +137,12 @@ def resolve_data_dir(data_dir=None) -> tuple[Path, str]:
     return folder, how
 
 
+def data_folder(data_dir=None) -> str:
+    """The folder a load with ``data_dir`` reads (argument, ``$BACKPROPLAB_FASHION_MNIST`` or the default):
+    a cache of loaded arrays keyed by it follows a changed environment variable."""
+    return str(resolve_data_dir(data_dir)[0])
+
+
 def locate_fashion_mnist(data_dir=None) -> Location:
     """Find the dataset's files; raises :class:`DatasetNotFoundError` naming what is missing."""
     folder, how = resolve_data_dir(data_dir)

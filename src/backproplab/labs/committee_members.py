@@ -49,7 +49,9 @@ def load_images(data_dir, train_size, test_size, seed: int):
 
 
 def data_of(config) -> dict:
-    return load_images(config.data_dir, config.train_size, config.test_size, config.seed)
+    from ..data.fashion_mnist import data_folder
+
+    return load_images(data_folder(config.data_dir), config.train_size, config.test_size, config.seed)
 
 
 def make_model(config, rng: np.random.Generator):

@@ -55,7 +55,9 @@ def make_network(kind: str, channels, num_classes: int, deformable_layers: int, 
 def load_data(config) -> dict:
     """Subset of Fashion-MNIST (images (N, 1, 28, 28)), transformed training images (if asked), and the
     test images both as they are and randomly transformed, with the transforms. Read once per process."""
-    return _data(config.classes, config.data_dir, config.train_size, config.test_size, config.seed,
+    from ..data.fashion_mnist import data_folder
+
+    return _data(config.classes, data_folder(config.data_dir), config.train_size, config.test_size, config.seed,
                  config.transform_train, config.max_rotation, config.scale_range, config.max_translation)
 
 

@@ -58,7 +58,9 @@ def fields(config) -> tuple[dict, dict]:
 # -- data ------------------------------------------------------------------------------------------------
 def load_binary(config) -> tuple[np.ndarray, np.ndarray]:
     """(x_train, x_test) binarized (N, 1, 28, 28) images of the lab's subset; read once per process."""
-    return _binary(config.classes, config.data_dir, config.train_size, config.test_size, config.seed)
+    from ..data.fashion_mnist import data_folder
+
+    return _binary(config.classes, data_folder(config.data_dir), config.train_size, config.test_size, config.seed)
 
 
 @functools.lru_cache(maxsize=2)

@@ -64,16 +64,19 @@ def load_data(config):
     """Fashion-MNIST for ``config.classes`` (flattened, in [0, 1]), subset to ``train_size``/``test_size``.
 
     The arrays are read once per process (the tasks of a lab run one after the other there) and
-    shared: treat them as read-only.
+    shared: treat them as read-only. The cache is keyed by the folder the files are read from, so a
+    changed ``$BACKPROPLAB_FASHION_MNIST`` is followed.
     """
-    return _dataset(config.classes, config.data_dir, config.train_size, config.test_size, config.seed)
+    from ..data.fashion_mnist import data_folder
+
+    return _dataset(config.classes, data_folder(config.data_dir), config.train_size, config.test_size, config.seed)
 
 
 @functools.lru_cache(maxsize=2)
-def _dataset(classes: str, data_dir, train_size, test_size, seed: int):
+def _dataset(classes: str, folder: str, train_size, test_size, seed: int):
     from ..data import load_fashion_mnist, parse_classes
 
-    ds = load_fashion_mnist(classes=parse_classes(classes), data_dir=data_dir)
+    ds = load_fashion_mnist(classes=parse_classes(classes), data_dir=folder)
     if train_size is None and test_size is None:
         return ds
     # its own generator (seed + 1): the subset does not shift any model's random numbers
