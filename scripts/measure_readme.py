@@ -168,8 +168,9 @@ def render(name: str, data: dict) -> str:
     if name == "course":
         rows = "\n".join(f"| `{t['command']}` | {t['seconds']:.0f} |" for t in data["timing"]
                          if " lab " in t["command"])
-        return (f"`backproplab course run` (every lab but mobilenet, full settings): {_fmt_s(data['wall_s'])} "
-                f"({where}).\n\n| command | seconds |\n|---|---|\n{rows}")
+        return (f"`backproplab course run` (every lab but mobilenet, full settings, two labs side by side on the "
+                f"two cores): {_fmt_s(data['wall_s'])} ({where}); the time each command took while sharing the "
+                f"machine with another:\n\n| command | seconds |\n|---|---|\n{rows}")
     raise KeyError(name)
 
 

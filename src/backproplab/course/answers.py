@@ -73,18 +73,37 @@ def run(command: str, root: Path = RUNS, lang: str = "en") -> CommandRun:
         working = _run_main([a for a in argv if a != "--json"])[1] if status == 0 else ""
         return CommandRun(command, True, status, working, data, error=err.strip())
     if kind == "lab":
-        folder = lab_folder(argv, root)
-        lab_argv = argv + ["--out", str(folder), "--quiet", "--lang", lang]
-        status, text, err = _run_main(lab_argv)
-        if status == 2 and "other settings" in err:  # a run of an older version of the lab: start afresh
-            status, text, err = _run_main(lab_argv + ["--overwrite"])
-        data = None
-        try:
-            data = json.loads((folder / "result.json").read_text())["result"]
-        except (OSError, ValueError, KeyError):
-            pass
-        return CommandRun(command, True, status, text, data, folder, error=err.strip())
+        return _run_lab(command, argv, root, lang, _run_main)
     return CommandRun(command, False, error="not run here (it needs your own files or writes files)")
+
+
+def _run_subprocess(argv: list[str]) -> tuple[int, str, str]:
+    """backproplab's main in a child process (labs run side by side with ``course run --jobs``)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "backproplab.cli", *argv], capture_output=True, text=True)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _run_lab(command: str, argv: list[str], root: Path, lang: str, runner) -> CommandRun:
+    folder = lab_folder(argv, root)
+    lab_argv = argv + ["--out", str(folder), "--quiet", "--lang", lang]
+    status, text, err = runner(lab_argv)
+    if status == 2 and "other settings" in err:  # a run of an older version of the lab: start afresh
+        status, text, err = runner(lab_argv + ["--overwrite"])
+    data = None
+    try:
+        data = json.loads((folder / "result.json").read_text())["result"]
+    except (OSError, ValueError, KeyError):
+        pass
+    return CommandRun(command, True, status, text, data, folder, error=err.strip())
+
+
+def run_lab_apart(command: str, root: Path = RUNS, lang: str = "en") -> CommandRun:
+    """A ``backproplab lab ...`` command run in a child process (so several can run at once)."""
+    argv = shlex.split(command)[1:]
+    return _run_lab(command, argv, root, lang, _run_subprocess)
 
 
 def extract(data, path: str):

@@ -47,6 +47,8 @@ def parser() -> Parser:
     q.add_argument("--out", default="runs/course-run", help="folder of the runs and the index")
     q.add_argument("--quick", action="store_true", help="quick forms (seconds per lab; not the answers)")
     q.add_argument("--include-gpu", action="store_true", help="also the mobilenet study (hours on a CPU)")
+    q.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="labs run side by side (default: one per core; the numbers do not depend on it)")
     _common(q)
     q = sub.add_parser("errata", help="every erratum of the documents' solutions, as Markdown")
     _common(q)
@@ -95,7 +97,13 @@ def cmd_check(args) -> int:
 def cmd_run(args) -> int:
     from .run_all import run_all
 
-    return run_all(args.out, args.lang, quick=args.quick, include_gpu=args.include_gpu, as_json=args.json)
+    from ..utils.cores import available_cores
+
+    jobs = args.jobs if args.jobs is not None else available_cores()
+    if jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {jobs}")
+    return run_all(args.out, args.lang, quick=args.quick, include_gpu=args.include_gpu, as_json=args.json,
+                   jobs=jobs)
 
 
 def cmd_errata(args) -> int:

@@ -25,7 +25,10 @@ GPU_LABS = ("mobilenet",)
 
 
 def commands(quick: bool, include_gpu: bool) -> list[str]:
-    """Distinct commands of the map, in map order (labs and calculators; not check/data)."""
+    """Distinct commands of the map, in map order (labs and calculators; not check/data), then every
+    other lab with its default settings (a lab that answers no question is still part of the course)."""
+    from ..labs import registry
+
     seen = []
     for s in load_map().values():
         for q in s.questions:
@@ -35,22 +38,63 @@ def commands(quick: bool, include_gpu: bool) -> list[str]:
             if not include_gpu and c.split()[1] == "lab" and c.split()[2] in GPU_LABS:
                 continue
             seen.append(c)
+    ran = {c.split()[2] for c in seen if c.split()[1] == "lab"}
+    for name in sorted(registry.labs()):
+        if name not in ran and (include_gpu or name not in GPU_LABS):
+            seen.append(f"backproplab lab {name}" + (" --quick" if quick else ""))
     return seen
 
 
-def run_all(out: str, lang: str, quick: bool = False, include_gpu: bool = False, as_json: bool = False) -> int:
+def _previous_seconds(root: Path) -> dict[str, float]:
+    """Seconds each command took in the last `course run` into ``root`` (to start the longest first)."""
+    try:
+        return {t["command"]: t["seconds"] for t in json.loads((root / "answers.json").read_text())["timing"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def run_commands(todo: list[str], root: Path, lang: str, jobs: int, shown) -> tuple[dict, list]:
+    """Calculators here, one after the other; labs in ``jobs`` child processes at once, the longest
+    (by the last run's times) first. Every lab seeds its own generators and holds its BLAS and shard
+    counts fixed, so running side by side changes no number, only the wall time."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from .answers import run_lab_apart
+
+    cache, timing = {}, []
+    labs = [c for c in todo if c.split()[1] == "lab"]
+    for command in todo:
+        if command not in labs:
+            t0 = time.perf_counter()
+            cache[command] = run(command, root, lang)
+            timing.append({"command": command, "seconds": time.perf_counter() - t0, "status": cache[command].status})
+    before = _previous_seconds(root)
+    labs.sort(key=lambda c: -before.get(c, 0.0))
+
+    def one(command):
+        t0 = time.perf_counter()
+        return command, run_lab_apart(command, root, lang), time.perf_counter() - t0
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, c) for c in labs]
+        for k, future in enumerate(as_completed(futures), start=1):
+            command, done, seconds = future.result()
+            cache[command] = done
+            timing.append({"command": command, "seconds": seconds, "status": done.status})
+            print(f"[{k}/{len(labs)}] {command}: {seconds:.0f} s, exit status {done.status}", flush=True)
+            if done.status != 0:
+                shown.info(f"  {done.error}")
+    order = {c: i for i, c in enumerate(todo)}
+    return cache, sorted(timing, key=lambda t: order[t["command"]])
+
+
+def run_all(out: str, lang: str, quick: bool = False, include_gpu: bool = False, as_json: bool = False,
+            jobs: int = 1) -> int:
     root = Path(out)
     shown = progress.Progress(False if as_json else None)
     todo = commands(quick, include_gpu)
-    cache, timing = {}, []
     t_all = time.perf_counter()
-    for i, command in enumerate(todo, start=1):
-        print(f"[{i}/{len(todo)}] {command}", flush=True)
-        t0 = time.perf_counter()
-        cache[command] = run(command, root, lang)
-        seconds = time.perf_counter() - t0
-        timing.append({"command": command, "seconds": seconds, "status": cache[command].status})
-        shown.info(f"  {seconds:.1f} s, exit status {cache[command].status}")
+    cache, timing = run_commands(todo, root, lang, jobs, shown)
     rows = []
     for s in load_map().values():
         for q in s.questions:
@@ -61,7 +105,8 @@ def run_all(out: str, lang: str, quick: bool = False, include_gpu: bool = False,
                          "report": str(folder.relative_to(root) / "report.html") if folder else None,
                          "docs": q.docs})
     total = time.perf_counter() - t_all
-    atomic_write_json(root / "answers.json", {"rows": rows, "timing": timing, "total_s": total, "quick": quick})
+    atomic_write_json(root / "answers.json", {"rows": rows, "timing": timing, "total_s": total, "quick": quick,
+                                              "jobs": jobs})
     doc = _index(rows, timing, total, quick, lang)
     atomic_write_text(root / "index.md", render_markdown(doc))
     atomic_write_text(root / "index.html", render_html(doc))
