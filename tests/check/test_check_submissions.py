@@ -28,6 +28,9 @@ BUGS = {
     "bug_adam_offset.py": ("adam", "adam: θ_t − θ_0 over 5 steps", "off by one step"),
     "bug_l2_bias.py": ("l2", "l2: gradient", "biases"),
     "bug_flipped_kernel.py": ("conv", "conv2d(image, kernel)", "kernel flipped"),
+    "bug_conv_kernel_transposed.py": ("conv", "dW", "rows and columns swapped"),
+    "bug_leaky_sign.py": ("activations", "leaky_relu: derivative", "wrong sign for z < 0"),
+    "bug_adam_s_from_v.py": ("adam", "adam: θ_t − θ_0 over 5 steps", "S is computed from V"),
 }
 
 

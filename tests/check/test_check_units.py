@@ -6,7 +6,7 @@ import pytest
 from backproplab.analysis import check_module_grads
 from backproplab.check.adapter import StudentLayer
 from backproplab.check.exchange import read_folder, write_folder
-from backproplab.check.judging import compare, generic_hypotheses, rel_error
+from backproplab.check.judging import compare, generic_hypotheses, matches, rel_error
 from backproplab.check.probing import Unbindable, bind
 from backproplab.check.runner import discover, task_inputs
 from backproplab.check.tasks.optim_judge import _hypotheses, reference, simulate
@@ -36,6 +36,15 @@ def test_hypotheses_name_the_pattern_both_ways():
     assert unknown.status == "fail" and unknown.hint == ""
     accepted, which = compare("t", "c", ref / 4, ref, 1e-6, accept=[("Ng", ref / 4)])
     assert accepted.passed and which == "Ng" and "Ng" in accepted.note
+
+
+def test_a_mistake_that_gives_nan_matches_only_with_the_same_nan_entries():
+    alt = np.array([1.0, np.nan, 3.0])
+    assert matches(np.array([1.0, np.nan, 3.0]), alt, 1e-6)
+    assert not matches(np.array([1.0, np.nan, 3.5]), alt, 1e-6)  # the finite rest differs
+    assert not matches(np.array([np.nan, 2.0, 3.0]), alt, 1e-6)  # NaN elsewhere
+    assert not matches(np.array([np.nan, np.nan, np.nan]), np.full(3, np.nan), 1e-6)  # nothing left to compare
+    assert not matches(np.array([1.0, np.nan, 3.0]), np.array([1.0, 2.0, 3.0]), 1e-6)
 
 
 def test_bind_by_name_then_by_order():

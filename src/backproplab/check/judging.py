@@ -70,7 +70,16 @@ def shape_text(a) -> str:
 
 
 def matches(student, alternative, tol: float) -> bool:
-    return alternative is not None and rel_error(student, alternative) <= tol
+    """``student`` equals ``alternative`` within ``tol``. A mistake may itself produce NaN or inf (√ of a
+    negative): then the same entries must be non-finite in both and the finite rest must agree."""
+    if alternative is None:
+        return False
+    s, a = np.asarray(student, dtype=np.float64), np.asarray(alternative, dtype=np.float64)
+    if s.shape == a.shape:
+        bad = ~np.isfinite(s)
+        if bad.any() and not bad.all() and np.array_equal(bad, ~np.isfinite(a)):
+            return rel_error(s[~bad], a[~bad]) <= tol
+    return rel_error(s, a) <= tol
 
 
 def compare(task: str, name: str, student, ref, tol: float, *, hypotheses=(), accept=(), note: str = "",

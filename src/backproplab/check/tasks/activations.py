@@ -176,6 +176,10 @@ def judge(arrays, settings, out):
             label = "derivative" if part == "deriv" else "backward"
             hyps = _derivative_hypotheses(key, x, y, param, deriv_at, scale)
             hyps.append(("wrong sign: the derivative is the negative of the expected one", -ref))
+            if key in ("leaky_relu", "elu"):
+                hyps.append((f"wrong sign for z < 0: there {key}'s derivative is positive "
+                             f"({'the slope α' if key == 'leaky_relu' else 'α·eᶻ = f(z) + α'}), the same sign "
+                             "as for z > 0", np.where(x < 0, -ref, ref)))
             checks.append(compare("activations", f"{key}: {label}", student, ref, tol, hypotheses=hyps,
                                   note=out.note(f"{key}.{part}"), missing=out.error(f"{key}.{part}"))[0])
             numeric = out.arr(f"{key}.numeric")

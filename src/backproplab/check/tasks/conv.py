@@ -113,6 +113,8 @@ def _reference(x, w, b, dy, padding=1):
     return y, dx, conv.weight.grad.copy(), None if b is None else conv.bias.grad.copy()
 
 
+KERNEL_T = ("kernel rows and columns swapped: tap (i, j) of the window is multiplied by weight[..., j, i]; "
+            "index the kernel as weight[f, c, i, j] with i along the height")
 FLIP = "kernel flipped: that is mathematical convolution; CNN layers compute cross-correlation (PyTorch's Conv2d)"
 
 
@@ -123,9 +125,10 @@ def _judge_single(arrays, out):
     pad = 1 if shape == (H, W) else 0
     ref = _reference(image, kernel, None, None, pad)[0, 0]
     flipped = _reference(image, kernel[..., ::-1, ::-1].copy(), None, None, pad)[0, 0]
+    swapped = _reference(image, kernel.transpose(0, 1, 3, 2).copy(), None, None, pad)[0, 0]
     note = f"single-channel conv2d, padding {pad} (read from the output shape {shape}); {out.note('single')}"
     return [compare("conv", "conv2d(image, kernel)", student, ref, tolerance("float64"),
-                    hypotheses=[(FLIP, flipped)], note=note, missing=out.error("single"))[0]]
+                    hypotheses=[(FLIP, flipped), (KERNEL_T, swapped)], note=note, missing=out.error("single"))[0]]
 
 
 def judge(arrays, settings, out):
@@ -139,21 +142,23 @@ def judge(arrays, settings, out):
     x, w, b, dy = arrays["x"], arrays["w"], arrays["b"], arrays["dy"]
     y, dx, dw, db = _reference(x, w, b, dy)
     y_flip, dx_flip, dw_flip, _ = _reference(x, w[..., ::-1, ::-1].copy(), b, dy)
+    y_tr, dx_tr, dw_tr, _ = _reference(x, w.transpose(0, 1, 3, 2).copy(), b, dy)
     tol = tolerance(out.dtype("conv.y"))
     note = f"assumed {LAYOUT_TEXT[lay]}; {out.note('conv.forward')}".strip("; ")
     s_y, s_dx = out.arr("conv.y"), out.arr("conv.dx")
     checks = [compare("conv", "forward", None if s_y is None else back(s_y), y, tol, note=note,
-                      hypotheses=[(FLIP, y_flip), ("the bias is not added", y - b[None, :, None, None])]
+                      hypotheses=[(FLIP, y_flip), (KERNEL_T, y_tr), ("the bias is not added",
+                                                                    y - b[None, :, None, None])]
                       + generic_hypotheses(y, None, "y"))[0],
               compare("conv", "dx", None if s_dx is None else back(s_dx), dx, tol, note=out.note("conv.backward"),
-                      hypotheses=[(FLIP, dx_flip)] + generic_hypotheses(dx, N, "dx"),
+                      hypotheses=[(FLIP, dx_flip), (KERNEL_T, dx_tr)] + generic_hypotheses(dx, N, "dx"),
                       missing=out.error("conv.backward") or "backward returned no dx")[0]]
     s_dw = out.arr("conv.dweight")
     if s_dw is not None and lay == "nhwc" and s_dw.shape == (K, K, C, F):
         s_dw = s_dw.transpose(3, 2, 0, 1)
     checks.append(compare("conv", "dW", s_dw, dw, tol, hypotheses=[(f"dW {FLIP}", dw_flip), (
         "dW of the kernel flipped: the weight gradient is the cross-correlation of x with dy, not flipped",
-        dw[..., ::-1, ::-1])] + generic_hypotheses(dw, N, "dW"),
+        dw[..., ::-1, ::-1]), (f"dW {KERNEL_T}", dw_tr.transpose(0, 1, 3, 2))] + generic_hypotheses(dw, N, "dW"),
         missing=out.error("conv.backward") or "no weight gradient found")[0])
     if out.has("conv.dbias"):
         checks.append(compare("conv", "db", out.arr("conv.dbias"), db, tol,

@@ -132,7 +132,7 @@ def judge(kind: str):
         check, _ = compare(kind, f"{kind}: θ_t − θ_0 over {STEPS} steps", None if student is None else student - p0,
                            ref, 1e-6, hypotheses=hyps, note=f"{out.note('traj')}; hyperparameters {h}".lstrip("; "),
                            missing=out.error("traj") or _errors(out))
-        if kind == "adam" and student is not None and not np.all(np.isfinite(student[0])):
+        if kind == "adam" and not check.hint and student is not None and not np.all(np.isfinite(student[0])):
             check.hint = ("division by zero at the first step: the bias correction used t = 0 (1 − β⁰ = 0); t must be "
                           "1 at the first update")
         return [check]
