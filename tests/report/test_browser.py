@@ -24,7 +24,7 @@ if not CHROMIUM or not __import__("importlib").util.find_spec("playwright"):
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 #: labs whose reports are opened (quick runs): one without training, training labs, image labs
-LABS = ["quadratic", "activations"]
+LABS = ["quadratic", "activations", "conv-gradients", "masked-conv"]
 WIDTHS = (1280, 390)
 SHOTS = Path("runs/browser-screenshots")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -45,6 +45,22 @@ def commands(quick: bool, include_gpu: bool) -> list[str]:
     return seen
 
 
+def _mark_skipped(cache: dict, quick: bool) -> None:
+    """Questions whose lab was left out of the run (a GPU lab without --include-gpu) are answered "not
+    run" with the reason; the index is written from what ran and never runs a lab itself."""
+    from .answers import CommandRun
+
+    for s in load_map().values():
+        for q in s.questions:
+            c = q.quick_command if quick and q.quick_command else q.command
+            if not c or c in cache or c.split()[1:2] != ["lab"]:
+                continue
+            why = (_("needs a GPU for its full run: `backproplab course run --include-gpu`, or `bash "
+                     "scripts/gpu_study.sh` on a GPU machine") if c.split()[2] in GPU_LABS else
+                   _("left out of this run"))
+            cache[c] = CommandRun(c, ran=False, error=str(why))
+
+
 def _previous_seconds(root: Path) -> dict[str, float]:
     """Seconds each command took in the last `course run` into ``root`` (to start the longest first)."""
     try:
@@ -95,6 +111,7 @@ def run_all(out: str, lang: str, quick: bool = False, include_gpu: bool = False,
     todo = commands(quick, include_gpu)
     t_all = time.perf_counter()
     cache, timing = run_commands(todo, root, lang, jobs, shown)
+    _mark_skipped(cache, quick)
     rows = []
     for s in load_map().values():
         for q in s.questions:
@@ -103,7 +120,7 @@ def run_all(out: str, lang: str, quick: bool = False, include_gpu: bool = False,
             rows.append({"id": q.id, "question": q.text(lang), "kind": q.kind, "command": a.command,
                          "verdict": a.verdict, "got": a.got, "expected": q.expected,
                          "report": str(folder.relative_to(root) / "report.html") if folder else None,
-                         "docs": q.docs})
+                         "docs": q.docs, "detail": str(a.detail) if a.verdict == "not run" and a.command else ""})
     total = time.perf_counter() - t_all
     atomic_write_json(root / "answers.json", {"rows": rows, "timing": timing, "total_s": total, "quick": quick,
                                               "jobs": jobs})
@@ -128,7 +145,8 @@ def _index(rows, timing, total, quick, lang) -> Report:
                    ("verdict", _("verdict"), "")],
                   [{"id": CodeText(r["id"]), "question": r["question"],
                     "answer": f"[{_(REPORT)}]({r['report']})" if r["report"] else (r["docs"] or r["command"]),
-                    "verdict": _(r["verdict"])} for r in rows if r["id"].startswith(set_id + "/")])
+                    "verdict": _(r["verdict"]) + (f" ({r['detail']})" if r["detail"] else "")}
+                   for r in rows if r["id"].startswith(set_id + "/")])
     doc.heading(_("Time per command"))
     doc.table([("command", _("command"), ""), ("seconds", _("time (s)"), ".1f"), ("status", _("exit status"), "d")],
               [{**t, "command": CodeText(t["command"])} for t in timing])
