@@ -23,11 +23,16 @@ TEST_FILE = Path(__file__).resolve().parents[1] / "tests" / "nn" / "test_deform_
 
 
 def torch_reference():
-    """``torch_deform_conv2d`` from the test file (one reference for tests and benchmark)."""
+    """``torch_deform_conv2d`` from the test file (one reference for tests and benchmark), with torch bound
+    (the tests pass the module in, so that they import it only where they compare)."""
+    import functools
+
+    import torch
+
     spec = importlib.util.spec_from_file_location("deform_conv_reference", TEST_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.torch_deform_conv2d
+    return functools.partial(module.torch_deform_conv2d, torch)
 
 
 def time_numpy(layer, x, dy, steps: int) -> float:
