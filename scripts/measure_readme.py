@@ -114,10 +114,15 @@ def bench() -> None:
     rows = []
     for args, what in BENCHES:
         _, done = timed([str(ROOT / ".venv" / "bin" / "python"), *args], ROOT)
-        ratios = re.findall(r"ratio ([^:]*?):\s*([0-9.]+)", done.stdout)
-        table = re.findall(r"^\s*128\s+\d+\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)", done.stdout, re.M)  # bench_mlp's row
-        if table and not ratios:
-            ratios = [("numpy / pytorch", table[0])]
+        # bench_mlp prints a table (batch, samples, numpy s, torch s, ratio, %peak x2, then DataParallel in
+        # threads and in processes: s, ratio, %peak each); the others print "ratio LABEL: R" lines
+        row = re.search(r"^\s*128\s+\d+\s+[0-9.]+\s+[0-9.]+\s+([0-9.]+)\s+\S+\s+\S+\s+[0-9.]+\s+([0-9.]+)"
+                        r"\s+\S+\s+[0-9.]+\s+([0-9.]+)", done.stdout, re.M)
+        if row:
+            ratios = list(zip(("numpy / pytorch", "numpy DataParallel / pytorch",
+                               "numpy DataParallel (processes) / pytorch"), row.groups()))
+        else:
+            ratios = re.findall(r"^ratio ([^:\n]*?):\s*([0-9.]+)", done.stdout, re.M)
         rows.append({"benchmark": " ".join(args), "what": what,
                      "ratios": [{"label": " ".join(label.split()), "ratio": float(r)} for label, r in ratios]})
     save("bench", {"machine": info, "rows": rows})
