@@ -42,3 +42,5 @@ def test_a_finished_run_is_reported_again_in_persian(tmp_path):
     assert main(["lab", "graph", "--quick", "--quiet", "--out", str(tmp_path / "g")]) == 0
     assert main(["report", str(tmp_path / "g"), "--lang", "fa"]) == 0
     assert (tmp_path / "g" / "report.fa.md").exists()
+    # the page added later links back to the English one written with the run
+    assert 'href="report.html"' in (tmp_path / "g" / "report.fa.html").read_text()

@@ -50,7 +50,9 @@ def write_reports(module, result, config, folder: RunFolder, langs) -> list[Path
             doc = LabReport(_(module.TITLE), module.NAME, bool(config.is_quick), lang, folder)
             module.report(result, config, doc)
             md, html = report_files(lang)
-            links = {LANGUAGES[other]: report_files(other)[1] for other in langs if other != lang}
+            # every other language written now or earlier (`backproplab report RUN --lang fa` adds one)
+            links = {LANGUAGES[other]: report_files(other)[1] for other in LANGUAGES if other != lang
+                     and (other in langs or folder.file(report_files(other)[1]).exists())}
             written.append(atomic_write_text(folder.file(md), render_markdown(doc)))
             written.append(atomic_write_text(folder.file(html), render_html(doc, links)))
     return written

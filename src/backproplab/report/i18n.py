@@ -12,6 +12,7 @@ language the figure is drawn in (matplotlib calls ``str()`` on labels)::
 
 Numbers passed as parameters are formatted with the msgid's format spec, then written with the
 language's digits and separators (Persian: ۰-۹, the decimal separator ٫, the percent sign ٪).
+Inside a backquoted code span they keep Python's digits: code is quoted as it is written.
 A parameter that is itself a :class:`Msg` (or a :func:`join` of names) is translated too.
 
 Catalogs are ``locale/<lang>/LC_MESSAGES/<domain>.mo``, one domain per concern (the
@@ -152,6 +153,24 @@ class _Formatter(string.Formatter):
 _FORMATTER = _Formatter()
 
 
+def _fill(template: str, params: dict) -> str:
+    """``template`` with its ``{fields}`` filled: numbers in the language's digits, except inside a
+    backquoted code span, where they stay as Python writes them (``make_mlp(784, 2)`` is code)."""
+    out, in_code = [], False
+    for literal, field, spec, conversion in _FORMATTER.parse(template):
+        out.append(literal)
+        in_code ^= literal.count("`") % 2 == 1
+        if field is None:
+            continue
+        value = _FORMATTER.convert_field(_FORMATTER.get_field(field, (), params)[0], conversion)
+        spec = _FORMATTER.vformat(spec, (), params) if "{" in (spec or "") else spec
+        if in_code and not isinstance(value, Msg):
+            out.append(format(value.item() if hasattr(value, "item") and hasattr(value, "dtype") else value, spec))
+        else:
+            out.append(_FORMATTER.format_field(value, spec))
+    return "".join(out)
+
+
 class Msg:
     """A translatable sentence with its parameters; ``str()`` translates it in the active language."""
 
@@ -167,12 +186,11 @@ class Msg:
             return template
         with language(lang):
             try:
-                return _FORMATTER.vformat(template, (), self.params)
+                return _fill(template, self.params)
             except (KeyError, IndexError, ValueError):
                 # a catalog whose msgstr names other fields must not break a report: use English
                 _missing.setdefault(lang, set()).add(self.msgid)
-                return _FORMATTER.vformat(self.plural if self.plural and self.n != 1 else self.msgid,
-                                          (), self.params)
+                return _fill(self.plural if self.plural and self.n != 1 else self.msgid, self.params)
 
     def __str__(self) -> str:
         return self.text()
