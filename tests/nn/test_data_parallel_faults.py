@@ -145,6 +145,8 @@ def bn_stack(depth=12, width=6, seed=0):
 
 def scenario_train_until_interrupted(backend: str) -> None:
     """Train until SIGINT; handle it as the command line does: one line on stderr, exit 130."""
+    # as a terminal would start it: a suite started in the background (`cmd &`) passes SIGINT on ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     try:
         model = nn.DataParallel(bn_stack(), threads=3, backend=backend)
