@@ -9,8 +9,11 @@ from .harness import Probe
 
 SIGINT_LAB = """\
 import signal, subprocess, sys, time
-cmd = [sys.executable, "-m", "backproplab", "lab", "cnn", "--quick", "--quiet", "--out", "run"]
-p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+# 200 epochs: still running after 8 s on a fast machine
+cmd = [sys.executable, "-m", "backproplab", "lab", "cnn", "--quick", "--quiet", "--out", "run", "--num-epochs", "200"]
+# started as from a terminal: SIGINT at its default even when these probes run in the background (cmd &)
+p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 time.sleep(8)
 start = time.monotonic()
 p.send_signal(signal.SIGINT)

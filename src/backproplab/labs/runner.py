@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..report import Report, render_html, render_markdown
 from ..report.i18n import LANGUAGES, _, check_language, language
 from ..utils.io import atomic_write_text, to_jsonable
@@ -68,7 +70,10 @@ def run_lab(module, config, out, *, langs=("en",), overwrite: bool = False, exec
         result = folder.finished_result()
         if result is None:
             # the report reads the result as a resumed run would read it back from result.json
-            result = to_jsonable(module.run(config, folder))
+            # a run that diverges overflows in every later operation; the report names the divergence
+            # from the numbers (train.diagnose), so NumPy's per-operation warnings would only repeat it
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                result = to_jsonable(module.run(config, folder))
             folder.write_result(result)
         else:
             prog.info(f"{module.NAME}: finished before with these settings; writing its report again")
