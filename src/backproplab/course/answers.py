@@ -155,7 +155,7 @@ def answer(q: Question, quick: bool = True, root: Path = RUNS, lang: str = "en",
 
     ``cache``: {command: CommandRun} of commands already run (filled as commands run).
     """
-    command = (q.quick_command if quick and q.quick_command else q.command)
+    command = q.command_for(quick)
     if not command:
         return Answer(q, "", None, verdict="not run", detail="answered by " + (q.call or q.docs))
     cache = {} if cache is None else cache

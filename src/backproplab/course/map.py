@@ -62,6 +62,10 @@ class Question:
     def text(self, lang: str) -> str:
         return self.question_fa if lang == "fa" else self.question_en
 
+    def command_for(self, quick: bool) -> str:
+        """The command that answers it: its quick form when ``quick`` and it has one."""
+        return self.quick_command if quick and self.quick_command else self.command
+
 
 @dataclass(frozen=True)
 class Erratum:

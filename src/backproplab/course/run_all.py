@@ -32,7 +32,7 @@ def commands(quick: bool, include_gpu: bool) -> list[str]:
     seen = []
     for s in load_map().values():
         for q in s.questions:
-            c = q.quick_command if quick and q.quick_command else q.command
+            c = q.command_for(quick)
             if not c or c in seen or not c.split()[1:2] or c.split()[1] not in ("lab", "calc"):
                 continue
             if not include_gpu and c.split()[1] == "lab" and c.split()[2] in GPU_LABS:
@@ -52,7 +52,7 @@ def _mark_skipped(cache: dict, quick: bool) -> None:
 
     for s in load_map().values():
         for q in s.questions:
-            c = q.quick_command if quick and q.quick_command else q.command
+            c = q.command_for(quick)
             if not c or c in cache or c.split()[1:2] != ["lab"]:
                 continue
             why = (_("needs a GPU for its full run: `backproplab course run --include-gpu`, or `bash "
